@@ -1,0 +1,112 @@
+"""Ingest speed on an RSNA-size study: ours vs MONAI's stock DICOM path vs the pydicom decode floor.
+
+Usage: python benchmarks/ingest.py [--repeats 3] [--dir DIR] [--threads 2]
+
+Writes (or reuses, with --dir) a study the size of RSNA case 00000 (FLAIR 400, T1w 33, T1wCE 129, T2w 408
+slices of 512x512, uint16, InstanceNumbers scrambled), then times, interleaved in one run, the median of:
+  ours   core.ingest.load_study (find files, group series, order by position, decode, rescale, affine)
+  monai  LoadImage(PydicomReader) + EnsureChannelFirst + Orientation("RAS"), one call per series folder
+  floor  pydicom.dcmread + pixel_array of every file, nothing else
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RSNA_SLICES = {"FLAIR": 400, "T1w": 33, "T1wCE": 129, "T2w": 408}
+PLANES = {"FLAIR": "axial", "T1w": "sagittal", "T1wCE": "coronal", "T2w": "axial"}
+
+
+def write_rsna_size_study(root: Path) -> None:
+    """Four series of 512x512 slices in their own planes, smooth content plus noise, scrambled numbers."""
+    import numpy as np
+
+    from core.synth.dicom_writer import PROTOCOLS, fake_patient, write_series
+
+    rng = np.random.default_rng(0)
+    patient = fake_patient(rng)
+    directions = {
+        "axial": np.column_stack([[-1, 0, 0], [0, -1, 0], [0, 0, 1]]),
+        "sagittal": np.column_stack([[0, -1, 0], [0, 0, -1], [-1, 0, 0]]),
+        "coronal": np.column_stack([[-1, 0, 0], [0, 0, -1], [0, 1, 0]]),
+    }
+    y, x = np.mgrid[0:512, 0:512].astype(np.float32)
+    base = 800 + 400 * np.sin(x / 40.0) * np.cos(y / 55.0)
+    for number, (sequence, n) in enumerate(RSNA_SLICES.items(), start=1):
+        thickness = 240.0 / n
+        affine = np.eye(4)
+        affine[:3, :3] = directions[PLANES[sequence]] * np.array([0.47, 0.47, thickness])
+        affine[:3, 3] = -affine[:3, :3] @ np.array([255.5, 255.5, (n - 1) / 2])
+        volume = np.empty((512, 512, n), np.float32)
+        for k in range(n):
+            volume[:, :, k] = (base + rng.normal(0, 20, base.shape) + 3 * k).T
+        write_series(volume, affine, root / sequence, patient=patient, protocol=PROTOCOLS[sequence],
+                     series_number=number, rescale=(1.0, 0.0), order="offset", rng=rng)
+
+
+def ours(root: Path) -> None:
+    from core.ingest import load_study
+
+    load_study(root)
+
+
+def monai_stock(root: Path) -> None:
+    from monai.transforms import Compose, EnsureChannelFirst, LoadImage, Orientation
+
+    chain = Compose([LoadImage(reader="PydicomReader", image_only=True), EnsureChannelFirst(),
+                     Orientation(axcodes="RAS")])
+    for sequence in RSNA_SLICES:
+        chain(str(root / sequence))
+
+
+def floor(root: Path) -> None:
+    import pydicom
+
+    for path in sorted(root.rglob("*.dcm")):
+        pydicom.dcmread(path).pixel_array  # noqa: B018 (decoding is the point)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dir", type=Path, help="keep the study here (written once, reused afterwards)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    root = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-ingest-")) / "00000"
+    if not (root / "T2w").exists():
+        started = time.perf_counter()
+        write_rsna_size_study(root)
+        print(f"wrote RSNA-size study in {time.perf_counter() - started:.1f} s: {root}")
+    files = list(root.rglob("*.dcm"))
+    size = sum(p.stat().st_size for p in files)
+    print(f"study: {len(files)} files, {size / 1e6:.0f} MB; cpu threads: {args.threads}; repeats: {args.repeats}")
+    floor(root)  # warm the page cache once, so every contender reads from memory
+    times: dict[str, list[float]] = {"ours": [], "monai": [], "floor": []}
+    for _ in range(args.repeats):
+        for name, job in (("floor", floor), ("ours", ours), ("monai", monai_stock)):
+            started = time.perf_counter()
+            job(root)
+            times[name].append(time.perf_counter() - started)
+    median = {name: statistics.median(values) for name, values in times.items()}
+    for name, value in median.items():
+        print(f"{name:>6}: median {value:6.2f} s  (runs: {', '.join(f'{v:.2f}' for v in times[name])})")
+    print(f"ours / monai = {median['ours'] / median['monai']:.2f}  (target <= 1.0)")
+    print(f"ours / floor = {median['ours'] / median['floor']:.2f}  (target <= 1.5)")
+    if not args.dir:
+        import shutil
+
+        shutil.rmtree(root.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

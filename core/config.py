@@ -1,0 +1,66 @@
+"""Settings read from the environment (``MGMT_*``), gathered in one frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import InputError
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as err:
+        raise InputError(f"Setting {name}={raw!r} is not a whole number.") from err
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the defaults a demo on a small machine needs."""
+
+    data_dir: Path
+    max_unzipped_bytes: int
+    max_zip_entries: int
+    max_voxels: int
+    max_dimension: int
+
+    @property
+    def salt_file(self) -> Path:
+        return self.data_dir / "salt"
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment now (cheap; call where needed, tests may change env)."""
+    return Settings(
+        data_dir=Path(os.environ.get("MGMT_DATA_DIR", "data")),
+        max_unzipped_bytes=_int_env("MGMT_MAX_UNZIPPED_BYTES", 2 * 1024**3),
+        max_zip_entries=_int_env("MGMT_MAX_ZIP_ENTRIES", 5000),
+        max_voxels=_int_env("MGMT_MAX_VOXELS", 300_000_000),
+        max_dimension=_int_env("MGMT_MAX_DIMENSION", 2048),
+    )
+
+
+def study_salt(settings: Settings | None = None) -> bytes:
+    """The secret salt of study hashes: ``MGMT_SALT``, else one generated once and kept in the data dir."""
+    env = os.environ.get("MGMT_SALT")
+    if env:
+        return env.encode()
+    settings = settings or get_settings()
+    path = settings.salt_file
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    salt = secrets.token_hex(32).encode()
+    try:
+        with open(path, "xb") as handle:  # another thread or process may have won the race
+            handle.write(salt)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    os.chmod(path, 0o600)
+    return salt

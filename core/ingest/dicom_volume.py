@@ -1,0 +1,126 @@
+"""One DICOM series to one volume: decoded, rescaled, ordered by position, on a uniform slice grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.config import Settings
+from core.errors import InputError
+from core.ingest.dicom_files import DicomSeries, SliceFile, check_modality, slice_order
+from core.ingest.geometry import dicom_affine
+
+SPACING_TOLERANCE = 0.05
+"""Relative deviation of a slice gap from the median gap that counts as non-uniform spacing."""
+
+
+@dataclass(frozen=True)
+class SeriesVolume:
+    """A series as a float32 volume ``[column, row, slice]`` with its RAS affine, and what was noticed."""
+
+    array: np.ndarray
+    affine: np.ndarray
+    warnings: tuple[str, ...]
+
+
+def check_volume_size(shape: tuple[int, ...], what: str, settings: Settings) -> None:
+    """Raise when a volume is beyond a sane size for one brain MRI sequence."""
+    voxels = int(np.prod(shape, dtype=np.int64))
+    if max(shape) > settings.max_dimension or voxels > settings.max_voxels:
+        raise InputError(f"{what} is {' x '.join(map(str, shape))} voxels ({voxels:,}); expected at most "
+                         f"{settings.max_dimension} per axis and {settings.max_voxels:,} in all for one sequence.")
+
+
+def decode_pixels(slice_file: SliceFile, series: DicomSeries) -> np.ndarray:
+    """The stored pixel values of one slice as a 2D array (rows x columns)."""
+    ds = slice_file.dataset
+    syntax = ds.file_meta.get("TransferSyntaxUID", "unknown") if hasattr(ds, "file_meta") else "unknown"
+    try:
+        pixels = ds.pixel_array
+    except Exception as err:  # decoders of damaged or exotic data raise many types; the file is the cause
+        name = getattr(syntax, "name", str(syntax))
+        raise InputError(f"Pixel data of '{slice_file.relative}' ({series.label()}, transfer syntax {name}) "
+                         f"cannot be decoded ({type(err).__name__}: {err}); expected uncompressed, JPEG, JPEG-LS, "
+                         "JPEG 2000 or RLE pixel data that is complete.") from err
+    if pixels.ndim != 2:
+        raise InputError(f"File '{slice_file.relative}' holds a {pixels.ndim}D image of shape {pixels.shape} "
+                         "(multi-frame or colour); expected one grey-scale slice per file (classic MR storage).")
+    return pixels
+
+
+def _rescale(ds) -> tuple[float, float]:
+    slope = ds.get("RescaleSlope", 1.0)
+    intercept = ds.get("RescaleIntercept", 0.0)
+    return float(slope if slope not in (None, "") else 1.0), float(intercept if intercept not in (None, "") else 0.0)
+
+
+def _uniform_slices(
+    array: np.ndarray, along: np.ndarray, label: str
+) -> tuple[np.ndarray, float, int, list[str]]:
+    """Resample slices at positions ``along`` onto a uniform grid; return (array, gap, count, warnings)."""
+    gaps = np.diff(along)
+    gap = float(np.median(gaps))
+    if np.all(np.abs(gaps - gap) <= SPACING_TOLERANCE * gap):
+        return array, float((along[-1] - along[0]) / (len(along) - 1)), len(along), []
+    multiples = gaps / gap
+    count = int(round((along[-1] - along[0]) / gap)) + 1
+    if np.all(np.abs(multiples - np.rint(multiples)) <= SPACING_TOLERANCE):
+        missing = int(np.sum(np.rint(multiples) - 1))
+        warning = (f"The {label} misses {missing} slice(s) (gaps of up to {gaps.max():.2f} mm where the spacing is "
+                   f"{gap:.2f} mm); the missing slices were interpolated from their neighbours.")
+    else:
+        warning = (f"The {label} has non-uniform slice spacing ({gaps.min():.2f} to {gaps.max():.2f} mm); "
+                   f"it was resampled to a uniform {gap:.2f} mm.")
+    targets = along[0] + np.arange(count) * gap
+    upper = np.clip(np.searchsorted(along, targets, side="right"), 1, len(along) - 1)
+    lower = upper - 1
+    weight = ((targets - along[lower]) / (along[upper] - along[lower])).astype(np.float32)
+    resampled = np.empty(array.shape[:2] + (count,), dtype=np.float32, order="F")
+    for m in range(count):
+        resampled[:, :, m] = array[:, :, lower[m]] * (1 - weight[m]) + array[:, :, upper[m]] * weight[m]
+    return resampled, float((targets[-1] - targets[0]) / (count - 1)), count, [warning]
+
+
+def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
+    """Decode, rescale and stack a series by slice position; build its RAS affine from the headers."""
+    check_modality(series)
+    if len(series.slices) < 2:
+        raise InputError(f"The {series.label()} has a single slice ('{series.slices[0].relative}'); "
+                         "expected a 3D series of many slices.")
+    order, positions, orientation = slice_order(series)
+    normal = np.cross(orientation[:3], orientation[3:])
+    along = positions @ normal
+    if np.min(np.diff(along)) < 1e-3:
+        raise InputError(f"The {series.label()} has several slices at the same position "
+                         f"({len(along)} slices, {len(np.unique(np.round(along, 3)))} positions: echoes or time "
+                         "points of one series?); expected one slice per position.")
+    first = series.slices[int(order[0])]
+    rows, columns = int(first.dataset.Rows), int(first.dataset.Columns)
+    check_volume_size((columns, rows, len(order)), f"The {series.label()}", settings)
+    array = np.empty((columns, rows, len(order)), dtype=np.float32, order="F")
+    floating = False
+    for k, index in enumerate(order):
+        slice_file = series.slices[int(index)]
+        pixels = decode_pixels(slice_file, series)
+        if pixels.shape != (rows, columns):
+            raise InputError(f"Pixel data of '{slice_file.relative}' is {pixels.shape}, but its header says "
+                             f"{rows}x{columns}; expected the two to agree.")
+        floating |= pixels.dtype.kind == "f"
+        slope, intercept = _rescale(slice_file.dataset)
+        plane = array[:, :, k]
+        plane[...] = pixels.T
+        if slope != 1.0:
+            plane *= slope
+        if intercept != 0.0:
+            plane += intercept
+    if floating and not np.isfinite(array).all():
+        raise InputError(f"The {series.label()} contains NaN or infinite pixel values; expected finite intensities.")
+    label = series.label()
+    array, gap, count, warnings = _uniform_slices(array, along, label)
+    direction = (positions[-1] - positions[0]) / np.linalg.norm(positions[-1] - positions[0])
+    pixel_spacing = first.float_tuple("PixelSpacing")
+    if pixel_spacing is None or len(pixel_spacing) != 2 or min(pixel_spacing) <= 0:
+        raise InputError(f"File '{first.relative}' has PixelSpacing {pixel_spacing}; expected two positive numbers.")
+    affine = dicom_affine(orientation, positions[0], pixel_spacing, direction * gap)
+    return SeriesVolume(array=array, affine=affine, warnings=tuple(warnings))

@@ -1,0 +1,140 @@
+"""Any upload of one study (folder, zip, files, NIfTI) to a de-identified Study of four sequences."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from core import SEQUENCES
+from core.config import Settings, get_settings, study_salt
+from core.errors import InputError
+from core.ingest.dicom_files import DicomSeries, FolderScan, check_one_study, scan_folder
+from core.ingest.dicom_volume import load_series_volume
+from core.ingest.naming import (
+    Evidence,
+    assign_sequences,
+    sequence_from_description,
+    sequence_from_folder,
+    sequence_from_nifti_name,
+    sequence_from_physics,
+)
+from core.ingest.nifti import load_nifti_volume
+from core.ingest.staging import UploadedFile, staged
+from core.ingest.study import Study, Volume
+
+MASK_WORDS = ("_seg", "-seg", "mask", "label")
+"""NIfTI names that hold segmentations, not images (BraTS ``*_seg.nii.gz``), and are passed over."""
+
+
+def study_hash(salt: bytes, *parts: str | bytes) -> str:
+    """A salted, irreversible key of a study (for de-duplication only)."""
+    digest = hashlib.sha256(salt)
+    for part in parts:
+        digest.update(b"\0" + (part.encode() if isinstance(part, str) else part))
+    return digest.hexdigest()[:24]
+
+
+def load_study(source: Path | str | Sequence[UploadedFile], settings: Settings | None = None) -> Study:
+    """Read one study from a folder, a .zip of one, or uploaded files; staging is removed afterwards."""
+    settings = settings or get_settings()
+    shown = Path(source).name if isinstance(source, str | Path) else "upload"
+    with staged(source, settings) as folder:
+        return read_study_folder(folder, shown, settings)
+
+
+def read_study_folder(folder: Path, shown: str, settings: Settings) -> Study:
+    """Read the study in an (already staged) folder of DICOM or NIfTI files."""
+    scan = scan_folder(folder, shown)
+    warnings = []
+    if scan.passed_over:
+        listed = ", ".join(scan.passed_over[:5]) + (" ..." if len(scan.passed_over) > 5 else "")
+        warnings.append(f"Passed over {len(scan.passed_over)} file(s) that hold no image: {listed}")
+    if scan.series and _image_niftis(scan):
+        raise InputError(f"'{shown}' holds both DICOM series ({len(scan.series)}) and NIfTI images "
+                         f"({len(_image_niftis(scan))}); expected one study in one format. Upload one or the other.")
+    if scan.series:
+        return _dicom_study(scan, folder, settings, warnings)
+    return _nifti_study(scan, folder, settings, warnings)
+
+
+def _image_niftis(scan: FolderScan) -> list[Path]:
+    return [p for p in scan.nifti if not any(word in p.name.lower() for word in MASK_WORDS)]
+
+
+def _nifti_study(scan: FolderScan, folder: Path, settings: Settings, warnings: list[str]) -> Study:
+    files = _image_niftis(scan)
+    if len(files) < len(scan.nifti):
+        warnings.append(f"Passed over {len(scan.nifti) - len(files)} segmentation/mask NIfTI file(s).")
+    evidence = []
+    for path in files:
+        sequence = sequence_from_nifti_name(path.name)
+        if sequence:
+            evidence.append(Evidence(path, sequence, 1, f"file name '{path.name}'"))
+    listing = [f"'{p.relative_to(folder).as_posix()}' -> {sequence_from_nifti_name(p.name) or 'not recognised'}"
+               for p in files]
+    chosen = assign_sequences(evidence, listing, lambda p: f"'{p.relative_to(folder).as_posix()}'")
+    digest = hashlib.sha256()
+    volumes = {}
+    for sequence in SEQUENCES:
+        path = chosen[sequence].candidate
+        shown = path.relative_to(folder).as_posix()
+        array, affine = load_nifti_volume(path, shown, settings)
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        volumes[sequence] = Volume(sequence, array, affine, source=f"NIfTI '{path.name}'",
+                                   identified_by=chosen[sequence].reason)
+    return Study(volumes, study_hash(study_salt(settings), digest.digest()), tuple(warnings))
+
+
+def _series_evidence(series: DicomSeries) -> Evidence[DicomSeries] | None:
+    sequence = sequence_from_folder(series.folder_name)
+    if sequence:
+        return Evidence(series, sequence, 0, f"folder name '{series.folder_name}'")
+    sequence = sequence_from_description(series.description)
+    if sequence:
+        return Evidence(series, sequence, 2, f"series description '{series.description}'")
+    ds = series.first
+    number = lambda keyword: float(ds.get(keyword)) if ds.get(keyword) not in (None, "") else None  # noqa: E731
+    agent = str(ds.get("ContrastBolusAgent", "") or "").strip() or None
+    sequence = sequence_from_physics(number("RepetitionTime"), number("EchoTime"), number("InversionTime"), agent)
+    if sequence:
+        return Evidence(series, sequence, 3, "header physics (TR/TE/TI, contrast agent)")
+    return None
+
+
+def _dicom_study(scan: FolderScan, folder: Path, settings: Settings, warnings: list[str]) -> Study:
+    candidates = []
+    for series in sorted(scan.series, key=lambda s: (s.folder, s.description)):
+        reason = series.why_skipped()
+        if reason:
+            warnings.append(f"Skipped the {series.label()}: {reason}.")
+        else:
+            candidates.append(series)
+    if not candidates:
+        raise InputError(f"'{folder.name}' holds only localizers or derived images; expected the FLAIR, T1w, "
+                         "T1wCE and T2w series of one study.")
+    check_one_study(candidates)
+    evidence = [e for e in map(_series_evidence, candidates) if e is not None]
+    recognised = {id(e.candidate): e for e in evidence}
+    listing = [
+        f"{s.label()} -> " + (f"{recognised[id(s)].sequence} (by {recognised[id(s)].reason})"
+                              if id(s) in recognised else "not recognised")
+        for s in candidates
+    ]
+    chosen = assign_sequences(evidence, listing, lambda s: s.label())
+    used = {id(e.candidate) for e in chosen.values()}
+    for series in candidates:
+        if id(series) not in used:
+            warnings.append(f"Not used: the {series.label()}.")
+    volumes = {}
+    for sequence in SEQUENCES:
+        series = chosen[sequence].candidate
+        loaded = load_series_volume(series, settings)
+        warnings.extend(loaded.warnings)
+        described = f", '{series.description}'" if series.description else ""
+        volumes[sequence] = Volume(sequence, loaded.array, loaded.affine,
+                                   source=f"{series.folder_name}/ ({len(series.slices)} files{described})",
+                                   identified_by=chosen[sequence].reason)
+    first = candidates[0].first
+    key = study_hash(study_salt(settings), str(first.get("PatientID", "")), str(first.get("StudyInstanceUID", "")))
+    return Study(volumes, key, tuple(warnings))

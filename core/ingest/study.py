@@ -1,0 +1,75 @@
+"""The Study: four co-registered-in-world MRI sequences with their geometry, and nothing identifying."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core import SEQUENCES
+from core.ingest.geometry import acquisition_plane, axis_codes, voxel_spacing
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One sequence as loaded: float32 voxels indexed ``[i, j, k]`` and the 4x4 RAS affine to world mm."""
+
+    sequence: str
+    array: np.ndarray
+    affine: np.ndarray
+    source: str
+    identified_by: str
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.array.shape)
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        return voxel_spacing(self.affine)
+
+    @property
+    def axcodes(self) -> str:
+        return axis_codes(self.affine)
+
+    @property
+    def plane(self) -> str:
+        return acquisition_plane(self.affine)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``inspect`` reports for this sequence (JSON-ready)."""
+        return {
+            "source": self.source,
+            "identified_by": self.identified_by,
+            "shape": list(self.shape),
+            "n_slices": self.shape[2],
+            "spacing_mm": [round(s, 4) for s in self.spacing_mm],
+            "affine": np.round(self.affine, 4).tolist(),
+            "axcodes": self.axcodes,
+            "plane": self.plane,
+        }
+
+
+@dataclass(frozen=True)
+class Study:
+    """One patient's study: the four sequences in ``SEQUENCES`` order, a salted hash, and warnings."""
+
+    volumes: dict[str, Volume]
+    study_hash: str
+    warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if tuple(self.volumes) != SEQUENCES:
+            raise ValueError(f"Study needs sequences {SEQUENCES} in order, got {tuple(self.volumes)}")
+
+    def __getitem__(self, sequence: str) -> Volume:
+        return self.volumes[sequence]
+
+    def summary(self) -> dict[str, Any]:
+        """What ``inspect --json`` prints (JSON-ready, no patient identifiers)."""
+        return {
+            "study_hash": self.study_hash,
+            "sequences": {name: volume.summary() for name, volume in self.volumes.items()},
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,41 @@
+"""Inspect a study: upload it, see which series became which sequence, in which plane, with which geometry."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.ingest import UploadedFile, load_study
+
+st.title("Inspect a study")
+st.write(
+    "Upload one study: a .zip of its folder, or its files (DICOM or four BraTS-named NIfTI files). "
+    "Nothing is kept: the upload is deleted as soon as it has been read."
+)
+uploads = st.file_uploader("Study (.zip, DICOM files or NIfTI files)", accept_multiple_files=True)
+if uploads:
+    files = [UploadedFile(relative_path=u.name, content=u.getvalue()) for u in uploads]
+    try:
+        with st.spinner("Reading the series..."):
+            study = load_study(files)
+    except InputError as err:
+        st.error(err.user_message)
+        st.stop()
+    summary = study.summary()
+    rows = [
+        {"sequence": name, "plane": s["plane"], "axcodes": s["axcodes"], "shape": " x ".join(map(str, s["shape"])),
+         "spacing (mm)": " x ".join(f"{v:.3g}" for v in s["spacing_mm"]), "source": s["source"],
+         "identified by": s["identified_by"]}
+        for name, s in summary["sequences"].items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    for warning in study.warnings:
+        st.warning(warning)
+    with st.expander("RAS affines (voxel to world millimetres)"):
+        for name, s in summary["sequences"].items():
+            st.write(name)
+            st.table(pd.DataFrame(s["affine"]))
+    st.download_button("Download the report (JSON)", json.dumps(summary, indent=2), "study.json", "application/json")

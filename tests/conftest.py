@@ -1,0 +1,109 @@
+"""Shared test fixtures: small synthetic studies whose intensity is a known function of world position."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import SEQUENCES
+from core.synth.dicom_writer import PROTOCOLS, PatientHeader, write_series
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("MGMT_DATA_DIR", tempfile.mkdtemp(prefix="mgmt-test-data-"))
+
+PATIENT = PatientHeader(
+    patient_name="TESTPATIENT^SECRETNAME",
+    patient_id="PID-SECRET-0042",
+    birth_date="19510203",
+    sex="F",
+    accession_number="ACC-SECRET-77",
+    study_uid="1.2.826.0.1.3680043.8.498.1111111111",
+)
+
+
+def field_value(world: np.ndarray, offset: float) -> np.ndarray:
+    """The known intensity at RAS world points (N x 3): linear, so any correct geometry reproduces it."""
+    world = np.atleast_2d(world)
+    return offset + 2.0 * world[:, 0] + 3.0 * world[:, 1] + 5.0 * world[:, 2]
+
+
+def rotation(plane: str) -> np.ndarray:
+    """Columns: RAS directions of the i, j, k array axes of a series acquired in ``plane``."""
+    if plane == "axial":  # rows run R->L, columns A->P, slices I->S (the usual DICOM axial, LPS-like)
+        return np.array([[-1, 0, 0], [0, -1, 0], [0, 0, 1]], float)
+    if plane == "sagittal":  # rows run A->P, columns S->I, slices L->R
+        return np.column_stack([[0, -1, 0], [0, 0, -1], [-1, 0, 0]]).astype(float)
+    if plane == "coronal":  # rows run R->L, columns S->I, slices P->A
+        return np.column_stack([[-1, 0, 0], [0, 0, -1], [0, 1, 0]]).astype(float)
+    if plane == "oblique":  # axial tilted 20 degrees about R-L, then 12 about S-I
+        a, b = np.radians(20), np.radians(12)
+        rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+        rz = np.array([[np.cos(b), -np.sin(b), 0], [np.sin(b), np.cos(b), 0], [0, 0, 1]])
+        return rz @ rx @ rotation("axial")
+    raise ValueError(plane)
+
+
+def series_affine(plane: str, shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> np.ndarray:
+    """RAS affine of a series in ``plane`` centred on the world origin."""
+    affine = np.eye(4)
+    affine[:3, :3] = rotation(plane) * np.asarray(spacing)
+    centre = (np.asarray(shape) - 1) / 2.0
+    affine[:3, 3] = -affine[:3, :3] @ centre
+    return affine
+
+
+def render(affine: np.ndarray, shape: tuple[int, int, int], offset: float) -> np.ndarray:
+    """The known field sampled at every voxel of a grid."""
+    ijk = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(-1, 3)
+    world = ijk @ affine[:3, :3].T + affine[:3, 3]
+    return field_value(world, offset).reshape(shape).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class WrittenSeries:
+    sequence: str
+    affine: np.ndarray
+    shape: tuple[int, int, int]
+    offset: float
+    folder: Path
+
+
+OFFSETS = {"FLAIR": 1000.0, "T1w": 2000.0, "T1wCE": 3000.0, "T2w": 4000.0}
+PLANES = {"FLAIR": "axial", "T1w": "sagittal", "T1wCE": "coronal", "T2w": "oblique"}
+
+
+def write_study(
+    root: Path,
+    planes: dict[str, str] | None = None,
+    order: str = "shuffled",
+    rescale: tuple[float, float] = (0.5, -200.0),
+    shape: tuple[int, int, int] = (20, 18, 12),
+    spacing: tuple[float, float, float] = (1.5, 1.25, 3.0),
+    seed: int = 0,
+    patient: PatientHeader = PATIENT,
+) -> dict[str, WrittenSeries]:
+    """Write a four-sequence RSNA-layout study (``root/<seq>/Image-N.dcm``) of the known field."""
+    rng = np.random.default_rng(seed)
+    planes = planes or PLANES
+    written = {}
+    for number, sequence in enumerate(SEQUENCES, start=1):
+        affine = series_affine(planes[sequence], shape, spacing)
+        volume = render(affine, shape, OFFSETS[sequence])
+        write_series(volume, affine, root / sequence, patient=patient, protocol=PROTOCOLS[sequence],
+                     series_number=number, rescale=rescale, order=order, rng=rng)
+        written[sequence] = WrittenSeries(sequence, affine, shape, OFFSETS[sequence], root / sequence)
+    return written
+
+
+@pytest.fixture
+def study_dir(tmp_path: Path) -> tuple[Path, dict[str, WrittenSeries]]:
+    """A small four-plane study with shuffled InstanceNumbers and rescaled pixels."""
+    root = tmp_path / "00042"
+    return root, write_study(root)
