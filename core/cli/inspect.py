@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import nibabel as nib
-import numpy as np
 
 from core.ingest import Study, load_study
 
@@ -30,7 +29,7 @@ def export_nifti(study: Study, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, volume in study.volumes.items():
-        image = nib.Nifti1Image(np.asanyarray(volume.array, dtype=np.float32), volume.affine)
+        image = nib.Nifti1Image(volume.array, volume.affine)  # integer or float32, as loaded
         image.set_qform(volume.affine, code=1)
         image.set_sform(volume.affine, code=1)
         path = folder / f"{name}.nii.gz"

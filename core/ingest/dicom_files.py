@@ -16,6 +16,9 @@ from core.errors import InputError
 
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 LOCALIZER_TEXT = re.compile(r"\b(localizer|localiser|loc|scout|survey|3[ -]?plane|tri[ -]?pilot|aahscout)\b", re.I)
+DEFER_BYTES = 64 * 1024
+"""Elements larger than this (pixel data) are read from the file only when decoded, so an upload's
+pixels are never all in memory twice: once as file bytes and once as the volume."""
 HEADER_TAGS_NEEDED = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
 
 
@@ -116,7 +119,7 @@ def _is_nifti(path: Path) -> bool:
 def read_slice(path: Path, relative: str) -> SliceFile | None:
     """Read one DICOM file (pixel bytes kept, not decoded); None when it holds no image."""
     try:
-        ds = pydicom.dcmread(path)
+        ds = pydicom.dcmread(path, defer_size=DEFER_BYTES)
     except InvalidDicomError as err:
         raise InputError(f"File '{relative}' starts like DICOM but cannot be read ({err}); "
                          "expected a complete DICOM file.") from err

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core.config import Settings
 from core.errors import InputError
@@ -17,7 +21,11 @@ SPACING_TOLERANCE = 0.05
 
 @dataclass(frozen=True)
 class SeriesVolume:
-    """A series as a float32 volume ``[column, row, slice]`` with its RAS affine, and what was noticed."""
+    """A series as a volume ``[column, row, slice]`` with its RAS affine, and what was noticed.
+
+    The array holds intensities: the decoded integer type when no slice rescales (half the memory of
+    float32 for RSNA-size series), float32 otherwise.
+    """
 
     array: np.ndarray
     affine: np.ndarray
@@ -30,6 +38,38 @@ def check_volume_size(shape: tuple[int, ...], what: str, settings: Settings) -> 
     if max(shape) > settings.max_dimension or voxels > settings.max_voxels:
         raise InputError(f"{what} is {' x '.join(map(str, shape))} voxels ({voxels:,}); expected at most "
                          f"{settings.max_dimension} per axis and {settings.max_voxels:,} in all for one sequence.")
+
+
+NATIVE_LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
+
+
+def native_layout(ds: Dataset) -> tuple[np.dtype, int] | None:
+    """Type and file offset of uncompressed 16-bit grey pixels that a deferred read left in the file.
+
+    Such pixels can be read straight into the volume, with no intermediate copy; None when anything is
+    unusual (compressed, big-endian, not 16 bits, multi-frame, truncated, already in memory).
+    """
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or meta.get("TransferSyntaxUID") not in NATIVE_LITTLE_ENDIAN:
+        return None
+    if (ds.get("BitsAllocated"), ds.get("BitsStored"), ds.get("SamplesPerPixel", 1)) != (16, 16, 1):
+        return None
+    if int(ds.get("NumberOfFrames", 1) or 1) != 1:
+        return None
+    raw = ds.get_item("PixelData", keep_deferred=True)
+    if not isinstance(raw, RawDataElement) or raw.value is not None:
+        return None
+    if raw.length != int(ds.Rows) * int(ds.Columns) * 2:
+        return None  # padded or truncated: let pydicom handle (and name) it
+    dtype = np.dtype(np.int16 if ds.get("PixelRepresentation", 0) == 1 else np.uint16)
+    return dtype, int(raw.value_tell)
+
+
+def _read_into(path: Path, offset: int, plane: np.ndarray) -> bool:
+    """Read raw pixel bytes into ``plane`` (columns x rows, Fortran order = the file's row-major pixels)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.readinto(memoryview(plane.T).cast("B")) == plane.nbytes
 
 
 def decode_pixels(slice_file: SliceFile, series: DicomSeries) -> np.ndarray:
@@ -98,23 +138,35 @@ def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
     first = series.slices[int(order[0])]
     rows, columns = int(first.dataset.Rows), int(first.dataset.Columns)
     check_volume_size((columns, rows, len(order)), f"The {series.label()}", settings)
-    array = np.empty((columns, rows, len(order)), dtype=np.float32, order="F")
-    floating = False
+    rescales = [_rescale(series.slices[int(index)].dataset) for index in order]
+    identity = all(rescale == (1.0, 0.0) for rescale in rescales)
+    array = None
     for k, index in enumerate(order):
         slice_file = series.slices[int(index)]
+        layout = native_layout(slice_file.dataset) if identity else None
+        if layout is not None and (array is None or array.dtype == layout[0]):
+            if array is None:
+                array = np.empty((columns, rows, len(order)), dtype=layout[0], order="F")
+            if _read_into(slice_file.path, layout[1], array[:, :, k]):
+                continue
         pixels = decode_pixels(slice_file, series)
         if pixels.shape != (rows, columns):
             raise InputError(f"Pixel data of '{slice_file.relative}' is {pixels.shape}, but its header says "
                              f"{rows}x{columns}; expected the two to agree.")
-        floating |= pixels.dtype.kind == "f"
-        slope, intercept = _rescale(slice_file.dataset)
+        if array is None:  # stored values are the intensities when no slice rescales: keep their type
+            dtype = pixels.dtype.newbyteorder("=") if identity and pixels.dtype.kind in "iu" else np.float32
+            array = np.empty((columns, rows, len(order)), dtype=dtype, order="F")
+        elif array.dtype.kind != "f" and (pixels.dtype.kind != array.dtype.kind
+                                          or pixels.dtype.itemsize > array.dtype.itemsize):
+            array = array.astype(np.float32, order="F")  # slices disagree on their integer type
         plane = array[:, :, k]
         plane[...] = pixels.T
+        slope, intercept = rescales[k]
         if slope != 1.0:
             plane *= slope
         if intercept != 0.0:
             plane += intercept
-    if floating and not np.isfinite(array).all():
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise InputError(f"The {series.label()} contains NaN or infinite pixel values; expected finite intensities.")
     label = series.label()
     array, gap, count, warnings = _uniform_slices(array, along, label)

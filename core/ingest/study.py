@@ -13,13 +13,22 @@ from core.ingest.geometry import acquisition_plane, axis_codes, voxel_spacing
 
 @dataclass(frozen=True)
 class Volume:
-    """One sequence as loaded: float32 voxels indexed ``[i, j, k]`` and the 4x4 RAS affine to world mm."""
+    """One sequence as loaded: voxels indexed ``[i, j, k]`` and the 4x4 RAS affine to world mm.
+
+    ``array`` holds real intensities (RescaleSlope/Intercept applied): float32, or the stored integer type
+    when the scanner did not rescale, which halves the memory of large series. Use ``intensities()`` for
+    float32 whatever the source.
+    """
 
     sequence: str
     array: np.ndarray
     affine: np.ndarray
     source: str
     identified_by: str
+
+    def intensities(self) -> np.ndarray:
+        """The voxels as float32 (a copy only when they are stored as integers)."""
+        return np.asarray(self.array, dtype=np.float32)
 
     @property
     def shape(self) -> tuple[int, int, int]:
