@@ -11,6 +11,7 @@ from core.config import Settings, get_settings, study_salt
 from core.errors import InputError
 from core.ingest.dicom_files import DicomSeries, FolderScan, check_one_study, scan_folder
 from core.ingest.dicom_volume import load_series_volume
+from core.ingest.gc_pause import collector_paused
 from core.ingest.naming import (
     Evidence,
     assign_sequences,
@@ -39,7 +40,7 @@ def load_study(source: Path | str | Sequence[UploadedFile], settings: Settings |
     """Read one study from a folder, a .zip of one, or uploaded files; staging is removed afterwards."""
     settings = settings or get_settings()
     shown = Path(source).name if isinstance(source, str | Path) else "upload"
-    with staged(source, settings) as folder:
+    with staged(source, settings) as folder, collector_paused():
         return read_study_folder(folder, shown, settings)
 
 
