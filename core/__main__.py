@@ -8,7 +8,7 @@ import sys
 
 from core.errors import InputError
 
-COMMANDS = ("inspect",)
+COMMANDS = ("synth", "inspect")
 """Subcommands, each a module of ``core.cli`` with ``add_parser`` and ``run``."""
 
 

@@ -57,6 +57,11 @@ PROTOCOLS: dict[str, MRProtocol] = {
 """Typical scanner parameters per RSNA sequence name."""
 
 
+def seeded_uid(rng: np.random.Generator) -> str:
+    """A valid UID drawn from ``rng``, so the same seed writes the same bytes."""
+    return generate_uid(entropy_srcs=[str(int(rng.integers(0, 2**63)))])
+
+
 def fake_patient(rng: np.random.Generator) -> PatientHeader:
     """A realistic but invented patient, unique enough to grep for in logs and databases."""
     given = ["ANNA", "JONAS", "MARIA", "LUCA", "ELIF", "TOMAS", "SARA", "IVAN"][rng.integers(8)]
@@ -69,7 +74,7 @@ def fake_patient(rng: np.random.Generator) -> PatientHeader:
         birth_date=birth.strftime("%Y%m%d"),
         sex=str(rng.choice(["F", "M"])),
         accession_number=f"ACC{int(rng.integers(10**6, 10**7))}",
-        study_uid=generate_uid(entropy_srcs=[tag, str(birth)]),
+        study_uid=seeded_uid(rng),
     )
 
 
@@ -121,13 +126,13 @@ def write_series(
     folder.mkdir(parents=True, exist_ok=True)
     orientation, spacing, slice_step, origin = _series_geometry(affine)
     slope, intercept = rescale
-    series_uid = generate_uid()
-    frame_uid = frame_of_reference_uid or generate_uid()
+    series_uid = seeded_uid(rng)
+    frame_uid = frame_of_reference_uid or seeded_uid(rng)
     numbers = instance_numbers(volume.shape[2], order, rng)
     thickness = float(np.linalg.norm(slice_step))
     paths = []
     for k in range(volume.shape[2]):
-        ds = _header(patient, protocol, series_number, series_uid, frame_uid)
+        ds = _header(patient, protocol, series_number, series_uid, frame_uid, seeded_uid(rng))
         ds.InstanceNumber = int(numbers[k])
         ds.ImagePositionPatient = [round(float(v), 6) for v in origin + k * slice_step]
         ds.ImageOrientationPatient = orientation
@@ -148,9 +153,8 @@ def write_series(
 
 
 def _header(
-    patient: PatientHeader, protocol: MRProtocol, series_number: int, series_uid: str, frame_uid: str
+    patient: PatientHeader, protocol: MRProtocol, series_number: int, series_uid: str, frame_uid: str, sop_uid: str
 ) -> Dataset:
-    sop_uid = generate_uid()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = sop_uid

@@ -66,3 +66,19 @@ def test_bad_input_prints_error_and_exits_2_without_traceback(tmp_path: Path) ->
 def test_missing_path_prints_error(tmp_path: Path) -> None:
     result = _run("inspect", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "nowhere" in result.stderr
+
+
+def test_synth_command_writes_a_cohort_that_inspect_reads(tmp_path: Path) -> None:
+    result = _run("synth", "--out", str(tmp_path / "cohort"), "--cases", "2", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert "wrote 2 small dicom case(s)" in result.stdout and "best achievable AUC 0.850" in result.stdout
+    labels = (tmp_path / "cohort" / "train_labels.csv").read_text().splitlines()
+    assert labels[0] == "BraTS21ID,MGMT_value" and len(labels) == 3
+    inspected = _run("inspect", str(tmp_path / "cohort" / "train" / "00001"), "--json")
+    assert inspected.returncode == 0, inspected.stderr
+    assert list(json.loads(inspected.stdout)["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
+
+
+def test_synth_rejects_a_non_positive_case_count(tmp_path: Path) -> None:
+    result = _run("synth", "--out", str(tmp_path / "c"), "--cases", "0")
+    assert result.returncode == 2 and result.stderr.startswith("error: --cases is 0")

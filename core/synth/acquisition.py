@@ -1,0 +1,91 @@
+"""How a scanner would acquire each sequence: its own plane, matrix, slices, bias field, noise and rescale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from core.synth.contrast import SCANNER_SCALE
+
+BASE_DIRECTIONS: dict[str, np.ndarray] = {
+    "axial": np.column_stack([[-1, 0, 0], [0, -1, 0], [0, 0, 1]]).astype(float),
+    "sagittal": np.column_stack([[0, -1, 0], [0, 0, -1], [1, 0, 0]]).astype(float),
+    "coronal": np.column_stack([[-1, 0, 0], [0, 0, -1], [0, 1, 0]]).astype(float),
+}
+"""RAS directions of the array axes (along a row, down a column, across slices) per acquisition plane."""
+
+RSNA_SLICES = {"FLAIR": 400, "T1w": 33, "T1wCE": 129, "T2w": 408}
+"""Slice counts of RSNA-MICCAI case 00000, all 512 x 512."""
+
+FIELD_OF_VIEW_MM = 230.0
+COVERAGE_MM = 190.0
+
+
+@dataclass(frozen=True)
+class SeriesPlan:
+    """Geometry and scanner settings of one series."""
+
+    sequence: str
+    plane: str  # axial, sagittal, coronal or oblique (tilted from base_plane)
+    affine: np.ndarray
+    shape: tuple[int, int, int]
+    rescale: tuple[float, float]
+    order: str
+    noise: float
+
+
+def _tilt(rng: np.random.Generator) -> np.ndarray:
+    """A rotation by 10-30 degrees about a random axis."""
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.radians(rng.uniform(10, 30))
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+
+
+def plan_series(rng: np.random.Generator, sequence: str, size: str, centre: np.ndarray) -> SeriesPlan:
+    """Draw a plane (a quarter of series oblique), matrix, slice count, rescale and noise for a sequence."""
+    base_plane = str(rng.choice(list(BASE_DIRECTIONS)))
+    directions = BASE_DIRECTIONS[base_plane].copy()
+    directions[:, 2] *= rng.choice([-1.0, 1.0])  # slices may run either way along the normal
+    plane = base_plane
+    if rng.random() < 0.25:
+        directions = _tilt(rng) @ directions
+        plane = "oblique"
+    if size == "rsna":
+        matrix, slices = 512, RSNA_SLICES[sequence]
+    else:
+        matrix, slices = int(rng.choice([48, 64])), int(rng.integers(24, 41))
+    spacing = np.array([FIELD_OF_VIEW_MM / matrix, FIELD_OF_VIEW_MM / matrix, COVERAGE_MM / slices])
+    affine = np.eye(4)
+    affine[:3, :3] = directions * spacing
+    affine[:3, 3] = centre - affine[:3, :3] @ ((np.array([matrix, matrix, slices]) - 1) / 2.0)
+    rescale = [(1.0, 0.0), (0.5, 0.0), (2.0, -100.0), (0.8, -50.0)][int(rng.integers(4))]
+    order = str(rng.choice(["offset", "descending", "shuffled", "ascending"], p=[0.4, 0.2, 0.2, 0.2]))
+    return SeriesPlan(sequence, plane, affine, (matrix, matrix, slices), rescale, order,
+                      noise=float(rng.uniform(0.015, 0.04)))
+
+
+def acquire(
+    rng: np.random.Generator, image: np.ndarray, reference_affine: np.ndarray, plan: SeriesPlan, chunk: int = 16
+) -> np.ndarray:
+    """Sample the reference-grid ``image`` on the series grid (trilinear), with a bias field and Rician noise."""
+    to_reference = np.linalg.inv(reference_affine) @ plan.affine
+    bias_terms = rng.uniform(-0.12, 0.12, 6)
+    out = np.empty(plan.shape, np.float32)
+    ij = np.indices(plan.shape[:2], dtype=np.float32).reshape(2, -1)
+    sigma = plan.noise * SCANNER_SCALE
+    for start in range(0, plan.shape[2], chunk):
+        stop = min(start + chunk, plan.shape[2])
+        k = np.repeat(np.arange(start, stop, dtype=np.float32), ij.shape[1])
+        voxels = np.vstack([np.tile(ij, stop - start), k])
+        coords = to_reference[:3, :3] @ voxels + to_reference[:3, 3:4]
+        values = ndimage.map_coordinates(image, coords, order=1, mode="constant", cval=0.0)
+        world = (plan.affine[:3, :3] @ voxels + plan.affine[:3, 3:4]) / 100.0
+        bias = 1.0 + bias_terms[:3] @ world + bias_terms[3:] @ (world**2 - 0.5)
+        values = values * bias
+        noisy = np.hypot(values + rng.normal(0, sigma, values.shape), rng.normal(0, sigma, values.shape))
+        out[:, :, start:stop] = noisy.reshape(stop - start, plan.shape[0], plan.shape[1]).transpose(1, 2, 0)
+    return out

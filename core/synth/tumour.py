@@ -1,0 +1,80 @@
+"""A glioblastoma-like tumour: necrotic core, enhancing rim and oedema, whose traits follow a latent score.
+
+The MGMT label is drawn first; a latent score ~ N(+-d/2, 1) (sign by label) then sets the necrotic
+fraction of the core and the extent of oedema. Size, location and acquisition are drawn independently of
+the label, so the best any classifier can do from the images is the AUC of the latent score: Phi(d/sqrt 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.stats import norm
+
+from core.synth.anatomy import Anatomy, smooth_field
+
+METHYLATED_FRACTION = 0.52
+"""About 52% of the RSNA-MICCAI training cases are MGMT methylated."""
+DEFAULT_SEPARATION = 1.466
+"""Class separation d of the latent score; Phi(1.466 / sqrt 2) = 0.850."""
+
+NECROSIS, OEDEMA, ENHANCING = 1, 2, 4
+"""BraTS labels."""
+
+
+def best_achievable_auc(separation: float) -> float:
+    """AUC of the latent score itself, the ceiling for any model of the images."""
+    return float(norm.cdf(separation / np.sqrt(2.0)))
+
+
+@dataclass(frozen=True)
+class TumourTraits:
+    """What a case's tumour looks like; only the last two depend on the label (through the score)."""
+
+    label: int
+    score: float
+    centre_mm: tuple[float, float, float]
+    radius_mm: float
+    necrotic_fraction: float
+    oedema_extent: float
+
+
+def draw_traits(rng: np.random.Generator, anatomy: Anatomy, separation: float) -> TumourTraits:
+    """Draw the label, then the latent score, then the tumour; the score sets necrosis and oedema."""
+    label = int(rng.random() < METHYLATED_FRACTION)
+    score = float(rng.normal(separation / 2 if label else -separation / 2, 1.0))
+    squash = 1.0 / (1.0 + np.exp(-score))  # (0, 1), increasing in the score
+    deep_white = ndimage.binary_erosion(anatomy.white > 0.6, iterations=max(1, int(8 / anatomy.spacing)))
+    candidates = np.argwhere(deep_white)
+    centre_voxel = candidates[rng.integers(len(candidates))]
+    centre = anatomy.affine[:3, :3] @ centre_voxel + anatomy.affine[:3, 3]
+    return TumourTraits(
+        label=label,
+        score=score,
+        centre_mm=tuple(float(v) for v in centre),
+        radius_mm=float(rng.uniform(12.0, 24.0)),
+        necrotic_fraction=float(0.3 + 0.5 * squash),
+        oedema_extent=float(1.3 + 1.0 * (1.0 - squash)),
+    )
+
+
+def tumour_labels(rng: np.random.Generator, anatomy: Anatomy, traits: TumourTraits) -> np.ndarray:
+    """BraTS label map (0, 1 necrosis, 2 oedema, 4 enhancing) on the anatomy's grid, inside the brain."""
+    shape = anatomy.shape
+    world_to_voxel = np.linalg.inv(anatomy.affine)
+    centre = world_to_voxel[:3, :3] @ np.asarray(traits.centre_mm) + world_to_voxel[:3, 3]
+    stretch = rng.uniform(0.8, 1.25, 3)
+    offsets = (np.indices(shape, dtype=np.float32) - centre.reshape(3, 1, 1, 1)) * anatomy.spacing
+    distance = np.sqrt(sum((offsets[a] / stretch[a]) ** 2 for a in range(3)))
+    wobble = 1.0 + smooth_field(rng, shape, 0.3, coarse=8)  # an irregular, lobulated outline
+    relative = distance / (traits.radius_mm * wobble)
+    labels = np.zeros(shape, np.uint8)
+    oedema_reach = traits.oedema_extent + smooth_field(rng, shape, 0.6, coarse=9)
+    along_white = (anatomy.white > 0.35) | (relative <= 1.25)  # oedema spreads along white-matter tracts
+    labels[(relative <= oedema_reach) & along_white & (anatomy.white + anatomy.grey > 0.3)] = OEDEMA
+    labels[relative <= 1.0] = ENHANCING
+    labels[relative <= traits.necrotic_fraction] = NECROSIS
+    labels[~anatomy.brain] = 0
+    return labels
