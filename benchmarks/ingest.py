@@ -3,7 +3,7 @@
 Usage: python benchmarks/ingest.py [--repeats 3] [--dir DIR] [--threads 2]
 
 Writes (or reuses, with --dir) a study the size of RSNA case 00000 (FLAIR 400, T1w 33, T1wCE 129, T2w 408
-slices of 512x512, uint16, InstanceNumbers scrambled), then times, interleaved in one run, the median of:
+slices of 512x512, from core.synth), then times, interleaved in one run, the median of:
   ours   core.ingest.load_study (find files, group series, order by position, decode, rescale, affine)
   monai  LoadImage(PydicomReader) + EnsureChannelFirst + Orientation("RAS"), one call per series folder
   floor  pydicom.dcmread + pixel_array of every file, nothing else
@@ -21,34 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RSNA_SLICES = {"FLAIR": 400, "T1w": 33, "T1wCE": 129, "T2w": 408}
-PLANES = {"FLAIR": "axial", "T1w": "sagittal", "T1wCE": "coronal", "T2w": "axial"}
 
 
-def write_rsna_size_study(root: Path) -> None:
-    """Four series of 512x512 slices in their own planes, smooth content plus noise, scrambled numbers."""
-    import numpy as np
+def write_rsna_size_study(root: Path) -> Path:
+    """One synthetic case the size of RSNA case 00000 (core.synth, seed 0); returns its study folder."""
+    from core.synth.cohort import write_case
 
-    from core.synth.dicom_writer import PROTOCOLS, fake_patient, write_series
-
-    rng = np.random.default_rng(0)
-    patient = fake_patient(rng)
-    directions = {
-        "axial": np.column_stack([[-1, 0, 0], [0, -1, 0], [0, 0, 1]]),
-        "sagittal": np.column_stack([[0, -1, 0], [0, 0, -1], [-1, 0, 0]]),
-        "coronal": np.column_stack([[-1, 0, 0], [0, 0, -1], [0, 1, 0]]),
-    }
-    y, x = np.mgrid[0:512, 0:512].astype(np.float32)
-    base = 800 + 400 * np.sin(x / 40.0) * np.cos(y / 55.0)
-    for number, (sequence, n) in enumerate(RSNA_SLICES.items(), start=1):
-        thickness = 240.0 / n
-        affine = np.eye(4)
-        affine[:3, :3] = directions[PLANES[sequence]] * np.array([0.47, 0.47, thickness])
-        affine[:3, 3] = -affine[:3, :3] @ np.array([255.5, 255.5, (n - 1) / 2])
-        volume = np.empty((512, 512, n), np.float32)
-        for k in range(n):
-            volume[:, :, k] = (base + rng.normal(0, 20, base.shape) + 3 * k).T
-        write_series(volume, affine, root / sequence, patient=patient, protocol=PROTOCOLS[sequence],
-                     series_number=number, rescale=(1.0, 0.0), order="offset", rng=rng)
+    truth = write_case(root, 0, seed=0, size="rsna")
+    return root / "train" / truth.case_id
 
 
 def ours(root: Path) -> None:
@@ -108,10 +88,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    root = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-ingest-")) / "00000"
+    base = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-ingest-"))
+    root = base / "train" / "00000"
     if not (root / "T2w").exists():
         started = time.perf_counter()
-        write_rsna_size_study(root)
+        write_rsna_size_study(base)
         print(f"wrote RSNA-size study in {time.perf_counter() - started:.1f} s: {root}")
     files = list(root.rglob("*.dcm"))
     size = sum(p.stat().st_size for p in files)
@@ -137,7 +118,7 @@ def main() -> None:
     if not args.dir:
         import shutil
 
-        shutil.rmtree(root.parent, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

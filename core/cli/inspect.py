@@ -30,6 +30,7 @@ def export_nifti(study: Study, folder: Path) -> list[Path]:
     written = []
     for name, volume in study.volumes.items():
         image = nib.Nifti1Image(volume.array, volume.affine)  # integer or float32, as loaded
+        image.header.set_slope_inter(*volume.rescale)  # readers apply it, as they did RescaleSlope
         image.set_qform(volume.affine, code=1)
         image.set_sform(volume.affine, code=1)
         path = folder / f"{name}.nii.gz"

@@ -23,13 +23,16 @@ SPACING_TOLERANCE = 0.05
 class SeriesVolume:
     """A series as a volume ``[column, row, slice]`` with its RAS affine, and what was noticed.
 
-    The array holds intensities: the decoded integer type when no slice rescales (half the memory of
-    float32 for RSNA-size series), float32 otherwise.
+    Intensities are ``array * rescale[0] + rescale[1]``. When every slice shares one RescaleSlope and
+    RescaleIntercept, the array keeps the stored integers and ``rescale`` carries them (half the memory
+    of float32, and consumers apply it after resampling, on far fewer voxels); when slices rescale
+    differently, the array is float32 intensities and ``rescale`` is (1, 0).
     """
 
     array: np.ndarray
     affine: np.ndarray
     warnings: tuple[str, ...]
+    rescale: tuple[float, float] = (1.0, 0.0)
 
 
 def check_volume_size(shape: tuple[int, ...], what: str, settings: Settings) -> None:
@@ -122,6 +125,16 @@ def _uniform_slices(
     return resampled, float((targets[-1] - targets[0]) / (count - 1)), count, [warning]
 
 
+def _store_rescaled(plane: np.ndarray, stored: np.ndarray, slope: float, intercept: float) -> None:
+    """plane = stored * slope + intercept, computed in the plane's type (two passes at most)."""
+    if slope == 1.0 and intercept == 0.0:
+        plane[...] = stored
+        return
+    np.multiply(stored, plane.dtype.type(slope), out=plane, casting="unsafe")
+    if intercept != 0.0:
+        plane += plane.dtype.type(intercept)
+
+
 def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
     """Decode, rescale and stack a series by slice position; build its RAS affine from the headers."""
     check_modality(series)
@@ -139,33 +152,40 @@ def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
     rows, columns = int(first.dataset.Rows), int(first.dataset.Columns)
     check_volume_size((columns, rows, len(order)), f"The {series.label()}", settings)
     rescales = [_rescale(series.slices[int(index)].dataset) for index in order]
+    shared = rescales[0] if all(rescale == rescales[0] for rescale in rescales) else None
+    if shared is not None:  # one rescale for the whole series: keep stored values, pass the rescale on
+        rescales = [(1.0, 0.0)] * len(rescales)
     identity = all(rescale == (1.0, 0.0) for rescale in rescales)
     array = None
+    scratch = None
     for k, index in enumerate(order):
         slice_file = series.slices[int(index)]
-        layout = native_layout(slice_file.dataset) if identity else None
-        if layout is not None and (array is None or array.dtype == layout[0]):
-            if array is None:
+        slope, intercept = rescales[k]
+        layout = native_layout(slice_file.dataset)
+        if layout is not None and identity and (array is None or array.dtype == layout[0]):
+            if array is None:  # stored values are the intensities: keep their type, read straight in
                 array = np.empty((columns, rows, len(order)), dtype=layout[0], order="F")
             if _read_into(slice_file.path, layout[1], array[:, :, k]):
+                continue
+        if layout is not None and not identity:
+            if scratch is None or scratch.dtype != layout[0]:
+                scratch = np.empty((columns, rows), dtype=layout[0], order="F")
+            if _read_into(slice_file.path, layout[1], scratch):
+                if array is None:
+                    array = np.empty((columns, rows, len(order)), dtype=np.float32, order="F")
+                _store_rescaled(array[:, :, k], scratch, slope, intercept)
                 continue
         pixels = decode_pixels(slice_file, series)
         if pixels.shape != (rows, columns):
             raise InputError(f"Pixel data of '{slice_file.relative}' is {pixels.shape}, but its header says "
                              f"{rows}x{columns}; expected the two to agree.")
-        if array is None:  # stored values are the intensities when no slice rescales: keep their type
+        if array is None:
             dtype = pixels.dtype.newbyteorder("=") if identity and pixels.dtype.kind in "iu" else np.float32
             array = np.empty((columns, rows, len(order)), dtype=dtype, order="F")
         elif array.dtype.kind != "f" and (pixels.dtype.kind != array.dtype.kind
                                           or pixels.dtype.itemsize > array.dtype.itemsize):
             array = array.astype(np.float32, order="F")  # slices disagree on their integer type
-        plane = array[:, :, k]
-        plane[...] = pixels.T
-        slope, intercept = rescales[k]
-        if slope != 1.0:
-            plane *= slope
-        if intercept != 0.0:
-            plane += intercept
+        _store_rescaled(array[:, :, k], pixels.T, slope, intercept)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise InputError(f"The {series.label()} contains NaN or infinite pixel values; expected finite intensities.")
     label = series.label()
@@ -175,4 +195,4 @@ def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
     if pixel_spacing is None or len(pixel_spacing) != 2 or min(pixel_spacing) <= 0:
         raise InputError(f"File '{first.relative}' has PixelSpacing {pixel_spacing}; expected two positive numbers.")
     affine = dicom_affine(orientation, positions[0], pixel_spacing, direction * gap)
-    return SeriesVolume(array=array, affine=affine, warnings=tuple(warnings))
+    return SeriesVolume(array=array, affine=affine, warnings=tuple(warnings), rescale=shared or (1.0, 0.0))

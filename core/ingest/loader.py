@@ -135,7 +135,7 @@ def _dicom_study(scan: FolderScan, folder: Path, settings: Settings, warnings: l
         described = f", '{series.description}'" if series.description else ""
         volumes[sequence] = Volume(sequence, loaded.array, loaded.affine,
                                    source=f"{series.folder_name}/ ({len(series.slices)} files{described})",
-                                   identified_by=chosen[sequence].reason)
+                                   identified_by=chosen[sequence].reason, rescale=loaded.rescale)
     first = candidates[0].first
     key = study_hash(study_salt(settings), str(first.get("PatientID", "")), str(first.get("StudyInstanceUID", "")))
     return Study(volumes, key, tuple(warnings))

@@ -15,9 +15,10 @@ from core.ingest.geometry import acquisition_plane, axis_codes, voxel_spacing
 class Volume:
     """One sequence as loaded: voxels indexed ``[i, j, k]`` and the 4x4 RAS affine to world mm.
 
-    ``array`` holds real intensities (RescaleSlope/Intercept applied): float32, or the stored integer type
-    when the scanner did not rescale, which halves the memory of large series. Use ``intensities()`` for
-    float32 whatever the source.
+    Intensities are ``array * rescale[0] + rescale[1]``: ``array`` keeps the stored integers when the
+    whole series shares one RescaleSlope/Intercept (half the memory of float32; apply ``rescale`` after
+    resampling, on fewer voxels), else it is float32 intensities with ``rescale`` (1, 0).
+    ``intensities()`` gives float32 intensities whatever the source.
     """
 
     sequence: str
@@ -25,10 +26,15 @@ class Volume:
     affine: np.ndarray
     source: str
     identified_by: str
+    rescale: tuple[float, float] = (1.0, 0.0)
 
     def intensities(self) -> np.ndarray:
-        """The voxels as float32 (a copy only when they are stored as integers)."""
-        return np.asarray(self.array, dtype=np.float32)
+        """The voxels as float32 intensities, rescale applied (a copy unless already float32 and unscaled)."""
+        values = np.asarray(self.array, dtype=np.float32)
+        slope, intercept = self.rescale
+        if (slope, intercept) != (1.0, 0.0):
+            values = values * np.float32(slope) + np.float32(intercept)
+        return values
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -57,6 +63,7 @@ class Volume:
             "affine": np.round(self.affine, 4).tolist(),
             "axcodes": self.axcodes,
             "plane": self.plane,
+            "rescale": [self.rescale[0], self.rescale[1]],
         }
 
 

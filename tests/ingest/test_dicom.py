@@ -19,7 +19,7 @@ def _max_field_error(volume, offset: float, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     ijk = np.stack([rng.integers(0, n, 200) for n in volume.shape], axis=1)
     world = world_of_voxels(volume.affine, ijk)
-    values = volume.array[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
+    values = volume.intensities()[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
     return float(np.max(np.abs(values - field_value(world, offset))))
 
 
@@ -54,7 +54,7 @@ def test_slices_follow_position_not_instance_number_or_file_name(study_dir) -> N
     numbers = sorted(p.name for p in (root / "FLAIR").iterdir())
     assert numbers != sorted(numbers, key=lambda n: int(n.split("-")[1].split(".")[0]))  # names scrambled
     volume = load_study(root)["FLAIR"]
-    along_slices = np.diff(volume.array.mean(axis=(0, 1)))
+    along_slices = np.diff(volume.intensities().mean(axis=(0, 1)))
     assert np.all(along_slices > 0) or np.all(along_slices < 0)  # the linear field is monotonic along k
     assert np.allclose(np.linalg.norm(volume.affine[:3, 2]), 3.0)
 
@@ -64,7 +64,21 @@ def test_rescale_slope_and_intercept_are_applied(tmp_path: Path) -> None:
     ds = pydicom.dcmread(next((tmp_path / "case" / "T1w").iterdir()))
     assert float(ds.RescaleSlope) == 2.0 and float(ds.RescaleIntercept) == -500.0
     volume = load_study(tmp_path / "case")["T1w"]
+    assert volume.rescale == (2.0, -500.0) and volume.array.dtype == np.uint16  # stored values kept
     assert _max_field_error(volume, written["T1w"].offset) <= 1.01
+
+
+def test_slices_with_different_rescales_become_float_intensities(tmp_path: Path) -> None:
+    written = write_study(tmp_path / "case", rescale=(2.0, -500.0))
+    path = sorted((tmp_path / "case" / "FLAIR").iterdir())[0]
+    ds = pydicom.dcmread(path)
+    stored = ds.pixel_array.astype(float) * 2.0 - 500.0
+    ds.RescaleSlope, ds.RescaleIntercept = 4.0, -100.0
+    ds.PixelData = np.rint((stored + 100.0) / 4.0).astype(np.uint16).tobytes()
+    ds.save_as(path)
+    volume = load_study(tmp_path / "case")["FLAIR"]
+    assert volume.rescale == (1.0, 0.0) and volume.array.dtype == np.float32
+    assert _max_field_error(volume, written["FLAIR"].offset) <= 3.01  # quantised twice: slope 2, then 4
 
 
 def test_series_spread_across_folders_is_one_series(tmp_path: Path) -> None:
@@ -115,7 +129,7 @@ def test_pydicom_mr_files_decode_to_the_reference_pixels(tmp_path: Path, variant
     volume = study["FLAIR"]
     assert volume.shape == (64, 64, 3)
     for k in range(3):
-        np.testing.assert_array_equal(volume.array[:, :, k].T, reference)
+        np.testing.assert_array_equal(volume.intensities()[:, :, k].T, reference)
     # the header says: first pixel at (-83.9063, -91.2, 6.6406) LPS, rows along +x (L), 0.3125 mm
     assert np.allclose(volume.affine[:3, 3], [83.9063, 91.2, 6.6406])
     assert np.allclose(np.diag(volume.affine)[:3], [-0.3125, -0.3125, 2.0])
@@ -156,7 +170,7 @@ def test_jpeg_baseline_series_decodes(tmp_path: Path) -> None:
         ds["PixelData"].VR = "OB"
         ds.save_as(path)
     volume = load_study(root)["T2w"]
-    assert np.max(np.abs(volume.array[:, :, 0].T - image)) <= 3  # lossy, at quality 100
+    assert np.max(np.abs(volume.intensities()[:, :, 0].T - image)) <= 3  # lossy, at quality 100
 
 
 def test_privacy_nothing_identifying_leaves_ingest(study_dir) -> None:
