@@ -8,7 +8,7 @@ import sys
 
 from core.errors import InputError
 
-COMMANDS = ("synth", "inspect")
+COMMANDS = ("synth", "inspect", "predict")
 """Subcommands, each a module of ``core.cli`` with ``add_parser`` and ``run``."""
 
 

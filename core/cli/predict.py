@@ -1,0 +1,58 @@
+"""``python -m core predict PATH``: the probability of MGMT methylation for one study (research use only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.inference import Predictor
+from core.inference.predictor import RESEARCH_NOTICE
+from core.ingest import load_study
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="estimate the probability that the tumour's MGMT promoter is methylated (research use only)",
+        description=f"Run the model on one study (folder, .zip, or folder of four NIfTI files). {RESEARCH_NOTICE}",
+    )
+    parser.add_argument("path", type=Path, metavar="PATH", help="study folder, .zip of one, or NIfTI folder")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--model", metavar="REPO_OR_DIR", help="model folder or Hub repo (default: weights/, "
+                        "or MGMT_MODEL_REPO)")
+    parser.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit (default: MGMT_MODEL_REVISION)")
+    parser.add_argument("--no-log", action="store_true", help="do not record the prediction in the log")
+    parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    predictor = Predictor.load(args.model, args.revision)
+    loaded = time.perf_counter()
+    progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
+    progress("reading series")
+    study = load_study(args.path)
+    read = time.perf_counter()
+    prediction = predictor.predict(study, with_cam=not args.no_cam, progress=progress)
+    report = prediction.to_json()
+    report["timings_s"] = {"load_model": round(loaded - started, 4), "read": round(read - loaded, 4),
+                           **report["timings_s"], "total": round(time.perf_counter() - started, 4)}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    low, high = report["uncertainty"]["interval90"]
+    print(f"P(methylated) = {report['probability']:.3f}  (90% interval {low:.3f} to {high:.3f}; "
+          f"threshold {report['threshold']}) -> {report['label']}")
+    print(f"model: {report['model']['repo']} @ {report['model']['revision']}, "
+          f"preprocessing v{report['preprocessing_version']}")
+    for name, sequence in report["sequences"].items():
+        print(f"  {name:<6} {sequence['plane']:<9} {'x'.join(map(str, sequence['shape'])):<12} {sequence['source']}")
+    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in report["timings_s"].items()))
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    print(RESEARCH_NOTICE)
+    return 0

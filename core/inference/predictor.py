@@ -1,0 +1,157 @@
+"""Study -> Prediction: probability of MGMT methylation, its uncertainty, Grad-CAM, timings and provenance.
+
+Uncertainty combines test-time augmentation (left-right flip) with Monte-Carlo dropout in the head: the
+backbone runs once per augmentation, the dropout head samples many times on those features (cheap).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from monai.visualize import GradCAM
+
+from core.ingest.study import Study
+from core.model.hub import ModelSource, load_model
+from core.model.network import MGMTNet
+from core.preprocess.chain import PreparedStudy, prepare
+
+RESEARCH_NOTICE = "Research use only; not for clinical decisions. MRI-based MGMT prediction is near chance."
+DROPOUT_SAMPLES = 32
+"""Monte-Carlo dropout draws of the head per augmentation."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about one study, and everything needed to show and trace it."""
+
+    probability: float
+    label: str
+    threshold: float
+    uncertainty: dict[str, Any]
+    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid, 1 = where the logit rose most
+    prepared: PreparedStudy
+    sequences: dict[str, dict[str, Any]]
+    model: dict[str, str]
+    preprocessing_version: str
+    study_hash: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of ``predict --json`` and of the REST API (no arrays, no patient identifiers)."""
+        return {
+            "probability": round(self.probability, 6),
+            "label": self.label,
+            "threshold": self.threshold,
+            "uncertainty": self.uncertainty,
+            "sequences": self.sequences,
+            "model": self.model,
+            "preprocessing_version": self.preprocessing_version,
+            "study_hash": self.study_hash,
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "warnings": list(self.warnings),
+            "notice": RESEARCH_NOTICE,
+        }
+
+
+def device_for_inference() -> torch.device:
+    """The GPU when one is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Predictor:
+    """One loaded model shared by all callers; model passes are serialised, preprocessing runs in parallel."""
+
+    def __init__(self, model: MGMTNet, source: ModelSource, device: torch.device | None = None) -> None:
+        self.device = device or device_for_inference()
+        self.model = model.to(self.device).eval()
+        self.source = source
+        self.config = model.preprocessing
+        self._cam = GradCAM(nn_module=self.model, target_layers=model.cam_layer, postprocessing=lambda m: m)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, repo_or_dir: str | None = None, revision: str | None = None) -> Predictor:
+        model, source = load_model(repo_or_dir, revision)
+        return cls(model, source)
+
+    def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None) -> Prediction:
+        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM."""
+        progress = progress or (lambda stage: None)
+        progress("preprocessing")
+        prepared = prepare(study, self.config)
+        timings = dict(prepared.timings_s)
+        x = torch.from_numpy(prepared.image[None]).to(self.device)
+        progress("model")
+        with self._lock:
+            started = time.perf_counter()
+            features, cam = self._features_and_cam(x, with_cam)
+            probabilities, samples = self._probabilities(features)
+            timings["model_and_cam" if with_cam else "model"] = time.perf_counter() - started
+        probability = float(probabilities.mean())
+        threshold = float(self.model.threshold)
+        low, high = np.percentile(samples, [5, 95])
+        uncertainty = {
+            "std": round(float(samples.std()), 6),
+            "interval90": [round(float(low), 6), round(float(high), 6)],
+            "augmentations": [round(float(p), 6) for p in probabilities],
+            "method": f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head",
+        }
+        return Prediction(
+            probability=probability,
+            label=self.model.labels[int(probability >= threshold)],
+            threshold=threshold,
+            uncertainty=uncertainty,
+            cam=cam,
+            prepared=prepared,
+            sequences={name: {k: v for k, v in study[name].summary().items() if k != "affine"}
+                       for name in prepared.sequences},
+            model={"repo": self.source.repo, "revision": self.source.revision},
+            preprocessing_version=str(self.config["version"]),
+            study_hash=study.study_hash,
+            timings_s=timings,
+            warnings=tuple(study.warnings) + prepared.warnings,
+        )
+
+    def _features_and_cam(self, x: torch.Tensor, with_cam: bool) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Backbone features of the input and its left-right flip; Grad-CAM from the unflipped pass."""
+        flipped = torch.flip(x, dims=[2])  # grid axis 0 runs left-right (RAS)
+        if not with_cam:
+            with torch.no_grad(), self._autocast():
+                return self.model.backbone(torch.cat([x, flipped])).float(), None
+        captured: dict[str, torch.Tensor] = {}
+        hook = self.model.backbone.register_forward_hook(lambda _m, _i, out: captured.update(features=out.detach()))
+        try:
+            raw = self._cam(x, class_idx=0)
+        finally:
+            hook.remove()
+        with torch.no_grad(), self._autocast():
+            flipped_features = self.model.backbone(flipped).float()
+        cam = raw[0, 0].detach().float().cpu().numpy()
+        peak = float(cam.max())
+        cam = (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
+        return torch.cat([captured["features"].float(), flipped_features]), cam
+
+    def _probabilities(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Per-augmentation probabilities (dropout off) and Monte-Carlo dropout samples (dropout on)."""
+        head = self.model.head
+        with torch.no_grad():
+            deterministic = torch.sigmoid(head(features)).squeeze(1).cpu().numpy()
+            head.train()
+            try:
+                draws = torch.sigmoid(head(features.repeat(DROPOUT_SAMPLES, 1))).squeeze(1).cpu().numpy()
+            finally:
+                head.eval()
+        return deterministic, draws
+
+    def _autocast(self):
+        """Mixed precision on a GPU; a no-op on the CPU."""
+        return torch.autocast(device_type="cuda", dtype=torch.float16, enabled=self.device.type == "cuda")

@@ -1,0 +1,121 @@
+"""Load the model from a local folder (default: the bundled ``weights/``) or a Hugging Face Hub repo.
+
+Hub downloads go through huggingface_hub (its cache, revision pinning, commit hashes); the revision that was
+actually loaded (a commit hash) is reported, so every prediction can name it. An unreachable Hub fails within
+a few seconds with a message naming the repo and revision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import InputError
+from core.model.network import MGMTNet
+
+BUNDLED = Path(__file__).resolve().parents[2] / "weights"
+"""The model folder shipped with the code (works offline)."""
+FILES = ("config.json", "model.safetensors")
+HUB_TIMEOUT_S = 4.0
+
+
+class ModelUnavailable(InputError):
+    """The model named by settings or the command line cannot be loaded (missing, unreachable, mismatched)."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a loaded model came from: a folder or a Hub repo, and the revision actually loaded."""
+
+    repo: str
+    revision: str
+    folder: Path
+
+
+def _is_repo_id(name: str) -> bool:
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", name)) and not Path(name).exists()
+
+
+def resolve(repo_or_dir: str | None = None, revision: str | None = None) -> ModelSource:
+    """Find the model files: a local folder as is, or a Hub repo downloaded into the huggingface_hub cache."""
+    name = repo_or_dir or os.environ.get("MGMT_MODEL_REPO") or str(BUNDLED)
+    revision = revision or os.environ.get("MGMT_MODEL_REVISION") or None
+    if not _is_repo_id(name):
+        folder = Path(name)
+        missing = [f for f in FILES if not (folder / f).is_file()]
+        if missing:
+            raise ModelUnavailable(f"Model folder '{folder}' lacks {', '.join(missing)}; expected a Hugging Face "
+                                   "model folder with config.json and model.safetensors (see weights/).")
+        return ModelSource(repo=str(folder), revision="local", folder=folder)
+    return _download(name, revision or "main")
+
+
+def _download(repo: str, revision: str) -> ModelSource:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    reachable = _hub_answers(repo, revision, endpoint)
+    paths = []
+    try:
+        for filename in FILES:  # unreachable: the local cache only, instead of ~25 s of retries
+            paths.append(Path(hf_hub_download(repo, filename, revision=revision, endpoint=endpoint,
+                                              etag_timeout=HUB_TIMEOUT_S, local_files_only=not reachable)))
+    except RevisionNotFoundError as err:
+        raise ModelUnavailable(f"Model repo '{repo}' has no revision '{revision}'; expected a branch, tag or "
+                               "commit hash of that repo.") from err
+    except RepositoryNotFoundError as err:
+        raise ModelUnavailable(f"Model repo '{repo}' (revision '{revision}') was not found on the Hub; expected "
+                               "an existing model repo you can access (check MGMT_MODEL_REPO).") from err
+    except LocalEntryNotFoundError as err:
+        raise ModelUnavailable(f"Model repo '{repo}' (revision '{revision}') cannot be reached and is not in the "
+                               "local cache; expected the Hub to be reachable (or HF_HUB_OFFLINE unset), or use the "
+                               "bundled weights/ folder.") from err
+    except EntryNotFoundError as err:
+        raise ModelUnavailable(f"Model repo '{repo}' (revision '{revision}') lacks {FILES[len(paths)]}; expected "
+                               "a repo saved with save_pretrained.") from err
+    folder = paths[0].parent
+    return ModelSource(repo=repo, revision=folder.name, folder=folder)  # snapshots/<commit hash>/
+
+
+def _hub_answers(repo: str, revision: str, endpoint: str | None) -> bool:
+    """One quick HEAD of config.json: False when the Hub cannot be reached (network error, timeout, 5xx)."""
+    import httpx2
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if constants.is_offline_mode():
+        return False
+    url = hf_hub_url(repo, FILES[0], revision=revision, endpoint=endpoint)
+    try:
+        get_hf_file_metadata(url, timeout=HUB_TIMEOUT_S, endpoint=endpoint, retry_on_errors=False)
+    except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError):
+        return False
+    except HfHubHTTPError as err:  # the Hub answered; hf_hub_download will raise the precise error
+        return err.response is None or err.response.status_code not in (408, 429, 500, 502, 503, 504)
+    return True
+
+
+def load_model(repo_or_dir: str | None = None, revision: str | None = None) -> tuple[MGMTNet, ModelSource]:
+    """The network in eval mode with its weights loaded strictly, and where it came from."""
+    source = resolve(repo_or_dir, revision)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the mixin prints "Loading weights..." to stdout
+            model = MGMTNet.from_pretrained(str(source.folder), strict=True)
+    except RuntimeError as err:
+        raise ModelUnavailable(f"The weights in '{source.repo}' (revision {source.revision}) do not fit the network "
+                               f"its config.json describes ({str(err).splitlines()[0][:300]}); expected a model "
+                               "saved by this project's save_pretrained.") from err
+    except (TypeError, ValueError) as err:
+        raise ModelUnavailable(f"The config.json of '{source.repo}' (revision {source.revision}) is not understood "
+                               f"({err}); expected one written by this project's save_pretrained.") from err
+    return model.eval(), source

@@ -1,0 +1,89 @@
+"""The network: a MONAI 3D ResNet over the four sequences, dropout, one logit; a Hugging Face Hub model.
+
+Everything needed to rebuild it and to prepare its input lives in its config.json (the init arguments,
+written by ``PyTorchModelHubMixin``), so another model repo can ship another architecture or grid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from monai.networks import nets
+from torch import nn
+
+from core import SEQUENCES
+
+ARCHITECTURES = ("resnet10", "resnet18", "resnet34")
+"""MONAI ResNet variants a config may name (the competition's winner used resnet10)."""
+
+PREPROCESSING_VERSION = "1"
+"""Bumped whenever the chain changes what the network sees; logged with every prediction."""
+
+DEFAULT_PREPROCESSING: dict[str, Any] = {
+    "version": PREPROCESSING_VERSION,
+    "sequences": list(SEQUENCES),
+    "spacing_mm": [2.0, 2.0, 2.0],
+    "input_shape": [96, 96, 96],
+    "orientation": "RAS",
+    "normalisation": "zscore-brain",
+    "skull_strip": "auto",
+}
+"""How a Study becomes the network's input: RAS grid of ``input_shape`` voxels of ``spacing_mm``, centred on
+the brain; per-channel z-score over brain voxels."""
+
+
+def _suggest(name: str, allowed: tuple[str, ...]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class MGMTNet(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="mgmt-radiogenomics",
+    tags=["medical-imaging", "mri", "glioblastoma", "mgmt", "research-only"],
+    license="apache-2.0",
+):
+    """MONAI ResNet (3D, 4 input channels) with a strided stem, dropout before a one-logit head."""
+
+    def __init__(
+        self,
+        architecture: str = "resnet10",
+        widen_factor: float = 0.5,
+        stem_stride: int = 2,
+        dropout: float = 0.3,
+        preprocessing: dict[str, Any] | None = None,
+        labels: list[str] | None = None,
+        threshold: float = 0.5,
+        training: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture '{architecture}' is not one of {ARCHITECTURES}."
+                             f"{_suggest(architecture, ARCHITECTURES)}")
+        self.preprocessing = {**DEFAULT_PREPROCESSING, **(preprocessing or {})}
+        self.labels = labels or ["unmethylated", "methylated"]
+        self.threshold = threshold
+        self.training_record = training or {}
+        self.metrics = metrics or {}
+        channels = len(self.preprocessing["sequences"])
+        self.backbone = getattr(nets, architecture)(
+            spatial_dims=3, n_input_channels=channels, conv1_t_stride=stem_stride, widen_factor=widen_factor,
+            feed_forward=False,
+        )
+        features = int(512 * widen_factor) * self.backbone.layer4[0].expansion
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of methylation, shape (batch, 1), for input (batch, 4, D, H, W)."""
+        return self.head(self.backbone(x))
+
+    @property
+    def cam_layer(self) -> str:
+        """The layer Grad-CAM reads: the last residual stage."""
+        return "backbone.layer4"

@@ -1,0 +1,116 @@
+"""Study -> the network's input: a MONAI chain whose every parameter comes from the model's config.json.
+
+1. one RAS grid of ``input_shape`` voxels of ``spacing_mm``, centred on the head (a fixed field of view, so
+   brains keep their physical size); each sequence resampled straight onto it through world coordinates;
+2. brain mask: from the data when already skull-stripped (RSNA), else deepbet on T1w (``skull_strip``:
+   auto, always or never; ``MGMT_SKULL_STRIP`` overrides);
+3. mask, then channel-wise z-score over brain voxels (MONAI MaskIntensity + NormalizeIntensity).
+The same grid serves the viewer, so the display volumes, the brain mask and Grad-CAM share voxels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from monai.transforms import (
+    Compose,
+    MaskIntensity,
+    NormalizeIntensity,
+    RandFlipd,
+    RandRotated,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
+    RandZoomd,
+)
+
+from core.errors import InputError
+from core.ingest.study import Study
+from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
+from core.preprocess.grid import Grid, ResampleToGrid, foreground_centre
+
+SKULL_STRIP_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    """The network input and what the pages draw, all on one grid."""
+
+    image: np.ndarray  # (4, D, H, W) float32, normalised, zero outside the brain
+    display: np.ndarray  # (4, D, H, W) float32 intensities before normalisation
+    brain_mask: np.ndarray  # (D, H, W) bool
+    grid: Grid
+    sequences: tuple[str, ...]
+    skull: str  # "already stripped", "stripped by deepbet" or "kept (skull stripping off)"
+    warnings: tuple[str, ...] = ()
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def model_to_display(self) -> np.ndarray:
+        """Model-input voxel -> display voxel (the same grid: identity)."""
+        return np.eye(4)
+
+
+def skull_mode(config: dict[str, Any]) -> str:
+    mode = os.environ.get("MGMT_SKULL_STRIP") or config.get("skull_strip", "auto")
+    if mode not in SKULL_STRIP_MODES:
+        raise InputError(f"Skull stripping mode '{mode}' (MGMT_SKULL_STRIP) is not one of {SKULL_STRIP_MODES}.")
+    return mode
+
+
+def model_grid(study: Study, config: dict[str, Any]) -> Grid:
+    """The grid the network sees, centred on the head."""
+    return Grid.centred(foreground_centre(study), tuple(config["spacing_mm"]), tuple(config["input_shape"]))
+
+
+def normaliser(mask: np.ndarray) -> Compose:
+    """MONAI chain: zero outside the brain, then z-score each channel over its non-zero (brain) voxels."""
+    return Compose([MaskIntensity(mask_data=mask[None]), NormalizeIntensity(nonzero=True, channel_wise=True)])
+
+
+def prepare(study: Study, config: dict[str, Any]) -> PreparedStudy:
+    """Resample, mask and normalise a study as the model's config says."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    sequences = tuple(config["sequences"])
+    grid = model_grid(study, config)
+    resample = ResampleToGrid(grid)
+    display = np.stack([resample(study[name]) for name in sequences])
+    timings["resample"] = time.perf_counter() - started
+    started = time.perf_counter()
+    mask = foreground_mask(display)
+    spacing = float(np.mean(config["spacing_mm"]))
+    mode = skull_mode(config)
+    warnings = []
+    t1 = display[sequences.index("T1w")] if "T1w" in sequences else display[0]
+    has_scalp = mode == "always" or (mode == "auto" and scalp_present(t1, mask, spacing))
+    if has_scalp and mode != "never":
+        mask = strip_skull(t1, grid)
+        skull = "stripped by deepbet"
+        warnings.append("The study was not skull-stripped; the brain was extracted with deepbet from T1w.")
+    else:
+        skull = "kept (skull stripping off)" if mode == "never" else "already stripped"
+    if mask.sum() * spacing**3 / 1000.0 < 200:
+        raise InputError(f"Only {mask.sum() * spacing**3 / 1000:.0f} ml of brain was found on the common grid; "
+                         "expected a whole-brain study (about 1,000-1,800 ml). Check that the four series cover "
+                         "the head.")
+    timings["brain_mask"] = time.perf_counter() - started
+    started = time.perf_counter()
+    image = np.asarray(normaliser(mask)(display), dtype=np.float32)
+    timings["normalise"] = time.perf_counter() - started
+    return PreparedStudy(image, display, mask, grid, sequences, skull, tuple(warnings), timings)
+
+
+def training_augmentations(config: dict[str, Any]) -> Compose:
+    """Random flips, rotations, zoom and intensity shift/scale on ``{"image": (4, D, H, W)}``; training only."""
+    keys = ["image"]
+    return Compose([
+        RandFlipd(keys, prob=0.5, spatial_axis=0),
+        RandRotated(keys, range_x=0.2, range_y=0.2, range_z=0.2, prob=0.3, mode="bilinear", padding_mode="zeros"),
+        RandZoomd(keys, prob=0.3, min_zoom=0.9, max_zoom=1.1, mode="trilinear", padding_mode="constant"),
+        RandScaleIntensityd(keys, factors=0.1, prob=0.5),
+        RandShiftIntensityd(keys, offsets=0.1, prob=0.5),
+    ])
