@@ -59,11 +59,12 @@ def series_affine(plane: str, shape: tuple[int, int, int], spacing: tuple[float,
     return affine
 
 
-def render(affine: np.ndarray, shape: tuple[int, int, int], offset: float) -> np.ndarray:
-    """The known field sampled at every voxel of a grid."""
+def render(affine: np.ndarray, shape: tuple[int, int, int], offset: float, field=None) -> np.ndarray:
+    """A field of world position (default: the known linear one) sampled at every voxel of a grid."""
     ijk = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(-1, 3)
     world = ijk @ affine[:3, :3].T + affine[:3, 3]
-    return field_value(world, offset).reshape(shape).astype(np.float32)
+    values = field(world) if field is not None else field_value(world, offset)
+    return values.reshape(shape).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,15 @@ def write_study(
     spacing: tuple[float, float, float] = (1.5, 1.25, 3.0),
     seed: int = 0,
     patient: PatientHeader = PATIENT,
+    field=None,
 ) -> dict[str, WrittenSeries]:
-    """Write a four-sequence RSNA-layout study (``root/<seq>/Image-N.dcm``) of the known field."""
+    """Write a four-sequence RSNA-layout study (``root/<seq>/Image-N.dcm``) of the known (or given) field."""
     rng = np.random.default_rng(seed)
     planes = planes or PLANES
     written = {}
     for number, sequence in enumerate(SEQUENCES, start=1):
         affine = series_affine(planes[sequence], shape, spacing)
-        volume = render(affine, shape, OFFSETS[sequence])
+        volume = render(affine, shape, OFFSETS[sequence], field)
         write_series(volume, affine, root / sequence, patient=patient, protocol=PROTOCOLS[sequence],
                      series_number=number, rescale=rescale, order=order, rng=rng)
         written[sequence] = WrittenSeries(sequence, affine, shape, OFFSETS[sequence], root / sequence)

@@ -147,7 +147,9 @@ class Predictor:
             deterministic = torch.sigmoid(head(features)).squeeze(1).cpu().numpy()
             head.train()
             try:
-                draws = torch.sigmoid(head(features.repeat(DROPOUT_SAMPLES, 1))).squeeze(1).cpu().numpy()
+                with torch.random.fork_rng(devices=[]):  # seeded: the same study gives the same interval
+                    torch.manual_seed(0)
+                    draws = torch.sigmoid(head(features.repeat(DROPOUT_SAMPLES, 1))).squeeze(1).cpu().numpy()
             finally:
                 head.eval()
         return deterministic, draws

@@ -1,0 +1,91 @@
+"""Predictions: probability and uncertainty, Grad-CAM that finds what the model responds to, CLI = API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.inference import Predictor
+from core.ingest import load_study
+from core.model import MGMTNet, ModelSource
+from core.synth.cohort import write_case
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def synthetic_case(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cohort")
+    truth = write_case(out, 3, seed=5)
+    return out / "train" / truth.case_id
+
+
+def _cube_input(corner: tuple[int, int, int], size: int = 96, seed: int = 0) -> torch.Tensor:
+    x = torch.from_numpy(np.random.default_rng(seed).normal(0, 0.3, (1, 4, size, size, size)).astype(np.float32))
+    i, j, k = corner
+    x[:, :, i:i + 16, j:j + 16, k:k + 16] += 3.0
+    return x
+
+
+def test_grad_cam_finds_the_region_the_model_responds_to() -> None:
+    torch.manual_seed(0)
+    model = MGMTNet().eval()
+    cube = (8, 64, 40)
+    positive, negative = _cube_input(cube), _cube_input(cube, seed=1)
+    negative[:, :, 8:24, 64:80, 40:56] = negative[:, :, 24:40, 24:40, 24:40]  # same noise level, no cube
+    with torch.no_grad():  # a head built to respond to the cube: a linear discriminant of the features
+        direction = model.backbone(positive) - model.backbone(negative)
+        model.head[1].weight.copy_(direction / direction.norm())
+        model.head[1].bias.zero_()
+    predictor = Predictor(model, ModelSource("test", "local", Path(".")))
+    _, cam = predictor._features_and_cam(positive, with_cam=True)
+    assert cam.shape == (96, 96, 96) and cam.max() == pytest.approx(1.0)
+    inside = cam[8:24, 64:80, 40:56].mean()
+    outside = np.delete(cam.reshape(-1), np.ravel_multi_index(np.indices((16, 16, 16)).reshape(3, -1)
+                                                               + np.array(cube)[:, None], cam.shape)).mean()
+    assert inside > 1.5 * outside  # hot where the cube is (1 = most evidence; not MONAI's inverted default)
+    peak = np.unravel_index(np.argmax(cam), cam.shape)
+    assert np.linalg.norm(np.array(peak) - (np.array(cube) + 8)) < 24
+
+
+def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Path) -> None:
+    predictor = Predictor.load()
+    study = load_study(synthetic_case)
+    first, second = predictor.predict(study), predictor.predict(study, with_cam=False)
+    assert 0.0 <= first.probability <= 1.0 and first.probability == pytest.approx(second.probability, abs=1e-6)
+    low, high = first.uncertainty["interval90"]
+    assert low <= first.probability <= high and first.uncertainty["std"] > 0
+    assert first.label == ("methylated" if first.probability >= 0.5 else "unmethylated")
+    assert first.model == {"repo": str(ROOT / "weights"), "revision": "local"}
+    assert first.cam.shape == first.prepared.brain_mask.shape == (96, 96, 96)
+    report = first.to_json()
+    assert set(report) >= {"probability", "label", "uncertainty", "sequences", "model", "timings_s", "warnings"}
+    assert list(report["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
+    json.dumps(report)  # JSON-ready
+
+
+def test_predict_cli_json_equals_the_python_api(synthetic_case: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = [subprocess.run([sys.executable, "-m", "core", "predict", str(synthetic_case), "--json"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300, env=env) for _ in range(2)]
+    reports = [json.loads(run.stdout) for run in runs]
+    assert reports[0]["probability"] == reports[1]["probability"]
+    assert reports[0]["uncertainty"] == reports[1]["uncertainty"]
+    api = Predictor.load().predict(load_study(synthetic_case))
+    assert reports[0]["probability"] == pytest.approx(api.probability, abs=1e-6)
+    assert reports[0]["model"]["revision"] == "local" and reports[0]["preprocessing_version"] == "1"
+    assert {"read", "resample", "model_and_cam", "total"} <= set(reports[0]["timings_s"])
+
+
+def test_predict_cli_bad_input_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    run = subprocess.run([sys.executable, "-m", "core", "predict", str(tmp_path / "empty"), "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
