@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 from monai.transforms import (
     Compose,
     MaskIntensity,
@@ -27,6 +26,7 @@ from monai.transforms import (
     RandShiftIntensityd,
     RandZoomd,
 )
+from scipy import ndimage
 
 from core.errors import InputError
 from core.ingest.study import Study
