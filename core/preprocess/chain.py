@@ -87,8 +87,8 @@ def prepare(study: Study, config: dict[str, Any]) -> PreparedStudy:
     mode = skull_mode(config)
     warnings = []
     t1 = display[sequences.index("T1w")] if "T1w" in sequences else display[0]
-    has_scalp = mode == "always" or (
-        mode == "auto" and scalp_present(t1, ndimage.binary_fill_holes(foreground_mask(display, False)), spacing))
+    head = ndimage.binary_fill_holes(foreground_mask(display, largest_only=False))
+    has_scalp = mode == "always" or (mode == "auto" and scalp_present(head, spacing))
     if has_scalp and mode != "never":
         mask = strip_skull(t1, grid)
         skull = "stripped by deepbet"

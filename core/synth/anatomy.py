@@ -77,7 +77,7 @@ def deformed(rng: np.random.Generator, spacing_mm: float) -> Anatomy:
     base = template(spacing_mm)
     shape = base.shape
     angles = np.radians(rng.uniform(-6, 6, 3))
-    scale = rng.uniform(0.9, 1.1, 3)
+    scale = rng.uniform(0.93, 1.07, 3)  # adult head sizes vary by about this much per axis
     rotation = _rotation(angles) @ np.diag(scale)
     centre = (np.asarray(shape) - 1) / 2.0
     offset = centre - rotation @ centre + rng.uniform(-3, 3, 3) / spacing_mm

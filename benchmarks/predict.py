@@ -1,0 +1,95 @@
+"""Prediction speed and memory on an RSNA-size study: per stage, with and without Grad-CAM, against the floor.
+
+Usage: python benchmarks/predict.py [--repeats 3] [--dir DIR] [--threads 2]
+
+The study is the synthetic case the size of RSNA case 00000 (written once into --dir, or a temp folder).
+Times, in one run and interleaved: the floor (pydicom reading and decoding every file, nothing else), and
+study folder -> probability (+ Grad-CAM) with the model already loaded, per stage. Peak memory is the max
+RSS of a fresh `python -m core predict` process on the same study (imports and model included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def peak_rss_mb(study: Path, extra: list[str]) -> float:
+    """Max RSS of a child running ``python -m core predict`` (MB), from that child's own rusage."""
+    child = subprocess.Popen([sys.executable, "-m", "core", "predict", str(study), "--json", *extra], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"predict exited with {child.returncode}")
+    return usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dir", type=Path, help="keep the study here (written once, reused afterwards)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+    from ingest import floor, write_rsna_size_study
+
+    from core.inference import Predictor
+    from core.ingest import load_study
+
+    torch.set_num_threads(args.threads)
+    base = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-predict-"))
+    study_dir = base / "train" / "00000"
+    if not (study_dir / "T2w").exists():
+        write_rsna_size_study(base)
+    predictor = Predictor.load()
+    floor(study_dir)  # warm the page cache
+    runs: dict[str, list[dict[str, float]]] = {"with Grad-CAM": [], "without Grad-CAM": []}
+    floors = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        floor(study_dir)
+        floors.append(time.perf_counter() - started)
+        for name, with_cam in (("with Grad-CAM", True), ("without Grad-CAM", False)):
+            started = time.perf_counter()
+            study = load_study(study_dir)
+            read = time.perf_counter() - started
+            prediction = predictor.predict(study, with_cam=with_cam)
+            total = time.perf_counter() - started
+            runs[name].append({"read": read, **prediction.timings_s, "total": total})
+    floor_s = statistics.median(floors)
+    print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
+          f"repeats {args.repeats}")
+    print(f"floor (pydicom read + decode every file): median {floor_s:.2f} s")
+    for name, values in runs.items():
+        stages = {key: statistics.median(v[key] for v in values) for key in values[0]}
+        print(f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()) + " s")
+        totals = ", ".join(f"{v['total']:.2f}" for v in values)
+        print(f"  total {stages['total']:.2f} s (target <= 6), {stages['total'] / floor_s:.1f}x the floor "
+              f"(target <= 2x); runs {totals}")
+    print(f"peak memory of `python -m core predict` (model load and imports included): "
+          f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
+          "without (target <= 2500)")
+    x = torch.zeros(1, 4, *predictor.config["input_shape"])
+    with torch.no_grad():
+        predictor.model(x)
+        started = time.perf_counter()
+        for _ in range(5):
+            predictor.model(x)
+    print(f"forward pass at {predictor.config['input_shape']}: {(time.perf_counter() - started) / 5:.3f} s "
+          f"(target <= 0.25); weights {(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB "
+          "(target <= 16.8 MB)")
+
+
+if __name__ == "__main__":
+    main()
