@@ -89,3 +89,15 @@ def test_predict_cli_bad_input_exits_2(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "core", "predict", str(tmp_path / "empty"), "--json"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
+
+
+def test_concurrent_callers_share_one_model_and_get_the_serial_answer(synthetic_case: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    predictor = Predictor.load()
+    study = load_study(synthetic_case)
+    serial = predictor.predict(study).probability
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: predictor.predict(study), range(3)))
+    assert all(r.probability == pytest.approx(serial, abs=1e-6) for r in results)
+    assert all(float(r.cam.max()) == pytest.approx(1.0) for r in results)
