@@ -1,0 +1,107 @@
+"""``python -m core train DATA_DIR --labels CSV --out DIR``: cross-validate, then train and save the model."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.errors import InputError
+from core.model.card import write_trained_card
+from core.model.network import DEFAULT_PREPROCESSING, MGMTNet
+from core.train.crossval import cross_validate
+from core.train.dataset import TensorCache, find_cases, load_cohort, read_labels
+from core.train.loop import TrainSettings
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="cross-validate and train a model folder (config.json, model.safetensors, card)",
+        description="Train on an RSNA-layout folder with its labels CSV: stratified k-fold out-of-fold "
+                    "predictions, then a final model on all cases.")
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    parser.add_argument("--labels", type=Path, required=True, metavar="CSV", help="BraTS21ID,MGMT_value file")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
+    parser.add_argument("--folds", type=int, default=5, metavar="K")
+    parser.add_argument("--cache", type=Path, default=Path("data/cache"), metavar="DIR",
+                        help="preprocessed tensors (keyed by preprocessing and case content)")
+    defaults = TrainSettings()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--widen", type=float, default=defaults.widen_factor, help="ResNet width factor")
+    parser.add_argument("--architecture", default=defaults.architecture)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--input-shape", type=int, default=DEFAULT_PREPROCESSING["input_shape"][0], metavar="N",
+                        help="cubic input size in voxels")
+    parser.add_argument("--spacing", type=float, default=DEFAULT_PREPROCESSING["spacing_mm"][0], metavar="MM")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def settings_from(args: argparse.Namespace) -> TrainSettings:
+    return TrainSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                         weight_decay=args.weight_decay, dropout=args.dropout, widen_factor=args.widen,
+                         architecture=args.architecture, patience=args.patience, seed=args.seed,
+                         augment=not args.no_augment)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    preprocessing = {**DEFAULT_PREPROCESSING, "input_shape": [args.input_shape] * 3, "spacing_mm": [args.spacing] * 3}
+    cases, skipped = find_cases(args.data_dir, read_labels(args.labels))
+    for line in skipped:
+        print(f"skipped {line}")
+    cache = TensorCache(args.cache, preprocessing)
+    with tqdm(total=len(cases), desc="preprocess", unit="case", disable=args.quiet) as bar:
+        images, labels, kept, failed = load_cohort(cases, cache, progress=lambda _: bar.update())
+    for line in failed:
+        print(f"skipped {line}")
+    if min(labels.sum(), len(labels) - labels.sum()) < args.folds:
+        raise InputError(f"{args.folds}-fold cross-validation needs {args.folds} cases of each class; the labels give "
+                         f"{int(labels.sum())} methylated and {int(len(labels) - labels.sum())} unmethylated.")
+    settings = settings_from(args)
+    result = cross_validate(images, labels, args.folds, settings, preprocessing, progress=not args.quiet)
+    args.out.mkdir(parents=True, exist_ok=True)
+    metrics = result.metrics.to_json()
+    model = MGMTNet(architecture=settings.architecture, widen_factor=settings.widen_factor, dropout=settings.dropout,
+                    preprocessing=preprocessing, labels=["unmethylated", "methylated"], training=settings.to_json(),
+                    metrics={"cv_folds": args.folds, **metrics})  # config.json records the metrics too
+    model.load_state_dict(result.final.model.cpu().state_dict())
+    truth = args.data_dir / "truth.csv"
+    ceiling = _ceiling(truth)
+    write_trained_card(args.out, metrics=metrics, settings=settings.to_json(), preprocessing=preprocessing,
+                       folds=args.folds, final_epochs=result.final_epochs, synthetic=ceiling is not None,
+                       ceiling=ceiling)
+    model.save_pretrained(args.out)
+    with open(args.out / "oof.csv", "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["BraTS21ID", "MGMT_value", "fold", "probability"])
+        for case, label, fold, probability in zip(kept, labels, result.folds, result.oof, strict=True):
+            writer.writerow([int(case.case_id), int(label), int(fold), f"{probability:.6f}"])
+    (args.out / "metrics.json").write_text(json.dumps({
+        "oof": metrics, "folds": result.fold_metrics, "final_epochs": result.final_epochs,
+        "settings": settings.to_json(), "skipped": skipped + failed, "histories": result.histories,
+        "best_achievable_auc": ceiling, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
+    low, high = metrics["auc_ci95"]
+    print(f"out-of-fold AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}) over {metrics['n']} cases"
+          + (f"; best achievable {ceiling:.3f}" if ceiling else "") + f"; wrote {args.out} in "
+          f"{time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _ceiling(truth: Path) -> float | None:
+    """The synthetic cohort's best achievable AUC, when DATA_DIR has a truth.csv."""
+    if not truth.exists():
+        return None
+    with open(truth, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return float(rows[0]["best_achievable_auc"]) if rows and "best_achievable_auc" in rows[0] else None

@@ -1,0 +1,75 @@
+"""Stratified k-fold cross-validation: out-of-fold probabilities for every case, then a final model on all data.
+
+Inside each fold, early stopping watches an inner validation split of the training cases, never the held-out
+fold, so the out-of-fold AUC is not tuned on the cases it is measured on. The final model is trained on every
+case for the median of the folds' best epoch counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from core.train.loop import TrainResult, TrainSettings, predict_probabilities, train_model
+from core.train.metrics import Metrics, evaluate_predictions
+
+
+@dataclass
+class CrossValidation:
+    """Out-of-fold probabilities, the fold of each case, per-fold and pooled metrics, and the final model."""
+
+    oof: np.ndarray
+    folds: np.ndarray
+    fold_metrics: list[dict[str, Any]]
+    metrics: Metrics
+    final: TrainResult
+    final_epochs: int
+    histories: list[list[dict[str, float]]] = field(default_factory=list)
+
+
+def inner_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of an 80/20 stratified split (plain when a class is too small to stratify)."""
+    index = np.arange(len(labels))
+    size = max(2, round(0.2 * len(labels)))  # at least one case of each class to watch
+    stratify = labels if np.min(np.bincount(labels, minlength=2)) >= 2 else None
+    return train_test_split(index, test_size=size, random_state=seed, stratify=stratify)
+
+
+def cross_validate(
+    images: np.ndarray,
+    labels: np.ndarray,
+    folds: int,
+    settings: TrainSettings,
+    preprocessing: dict[str, Any],
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> CrossValidation:
+    """K-fold out-of-fold predictions, then the final model on all cases."""
+    if np.min(np.bincount(labels, minlength=2)) < folds:
+        raise ValueError(f"{folds} folds need at least {folds} cases of each class; got {np.bincount(labels)}")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
+    oof = np.full(len(labels), np.nan)
+    fold_of = np.full(len(labels), -1)
+    fold_metrics, histories, best_epochs = [], [], []
+    for fold, (train_index, test_index) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        log(f"fold {fold + 1}/{folds}: {len(train_index)} training cases, {len(test_index)} held out")
+        fit, watch = inner_split(labels[train_index], settings.seed + fold)
+        fit, watch = train_index[fit], train_index[watch]
+        result = train_model(images[fit], labels[fit], replace(settings, seed=settings.seed + fold), preprocessing,
+                             validation=(images[watch], labels[watch]), log=log, progress=progress)
+        oof[test_index] = predict_probabilities(result.model, images[test_index])
+        fold_of[test_index] = fold
+        fold_auc = evaluate_predictions(labels[test_index], oof[test_index], rounds=200)
+        fold_metrics.append({"fold": fold, "n": len(test_index), "auc": fold_auc.auc, "best_epoch": result.best_epoch})
+        histories.append(result.history)
+        best_epochs.append(result.best_epoch)
+        log(f"fold {fold + 1}/{folds}: held-out AUC {fold_auc.auc:.3f} (best epoch {result.best_epoch})")
+    final_epochs = max(1, int(np.median(best_epochs)))
+    log(f"final model: all {len(labels)} cases, {final_epochs} epochs (median best epoch of the folds)")
+    final = train_model(images, labels, settings, preprocessing, epochs=final_epochs, log=log, progress=progress)
+    return CrossValidation(oof, fold_of, fold_metrics, evaluate_predictions(labels, oof), final, final_epochs,
+                           histories)

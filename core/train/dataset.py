@@ -1,0 +1,121 @@
+"""Training data: cases of an RSNA-layout folder with their labels, preprocessed once and cached on disk.
+
+The cache key is the preprocessing config (its version and parameters) and the bytes of the case's files,
+so epochs after the first, and later runs, never re-read DICOM; a changed chain or case is recomputed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import InputError
+from core.ingest import load_study
+from core.preprocess import prepare
+
+BROKEN_CASES = frozenset({"00109", "00123", "00709"})
+"""Cases the RSNA-MICCAI organisers flagged as broken (FLAIR of 00109 and 00709, T1w of 00123)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled study folder."""
+
+    case_id: str
+    label: int
+    folder: Path
+
+
+def read_labels(path: Path) -> dict[str, int]:
+    """``BraTS21ID,MGMT_value`` rows -> {5-digit case id: 0 or 1}."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as err:
+        raise InputError(f"Labels file '{path}' cannot be read ({err}); expected a CSV with "
+                         "BraTS21ID,MGMT_value.") from err
+    if not rows or not {"BraTS21ID", "MGMT_value"} <= set(rows[0]):
+        raise InputError(f"Labels file '{path}' has columns {list(rows[0]) if rows else []}; expected "
+                         "BraTS21ID,MGMT_value (the competition's train_labels.csv).")
+    labels = {}
+    for number, row in enumerate(rows, start=2):
+        try:
+            labels[f"{int(row['BraTS21ID']):05d}"] = int(row["MGMT_value"])
+        except ValueError as err:
+            raise InputError(f"Line {number} of '{path}' is {row}; expected a case number and 0 or 1.") from err
+    return labels
+
+
+def find_cases(data_dir: Path, labels: dict[str, int]) -> tuple[list[Case], list[str]]:
+    """Labelled case folders under ``data_dir`` (or its ``train/``); and what was skipped, with why."""
+    root = data_dir / "train" if (data_dir / "train").is_dir() else data_dir
+    if not root.is_dir():
+        raise InputError(f"'{data_dir}' is not a folder; expected the RSNA layout train/<id>/<sequence>/.")
+    cases, skipped = [], []
+    for case_id, label in sorted(labels.items()):
+        if case_id in BROKEN_CASES:
+            skipped.append(f"{case_id}: flagged as broken by the organisers")
+        elif not (root / case_id).is_dir():
+            skipped.append(f"{case_id}: no folder {root / case_id}")
+        else:
+            cases.append(Case(case_id, label, root / case_id))
+    if not cases:
+        raise InputError(f"No labelled case folder found under '{root}' ({len(labels)} labels); expected folders "
+                         "named by BraTS21ID (5 digits).")
+    return cases, skipped
+
+
+def content_key(folder: Path, config: dict[str, Any]) -> str:
+    """Hash of the preprocessing config and every file's path and bytes."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+class TensorCache:
+    """Preprocessed network inputs (float16 .npy) under ``root/v<version>/``."""
+
+    def __init__(self, root: Path, config: dict[str, Any]) -> None:
+        self.config = config
+        self.folder = root / f"v{config['version']}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def load(self, case: Case) -> np.ndarray:
+        """The case's (4, D, H, W) input, from the cache or computed (and stored) now."""
+        path = self.folder / f"{case.case_id}-{content_key(case.folder, self.config)}.npy"
+        if path.exists():
+            return np.load(path)
+        image = prepare(load_study(case.folder), self.config).image.astype(np.float16)
+        temporary = path.with_suffix(".tmp.npy")
+        np.save(temporary, image)
+        temporary.replace(path)  # whole files only, even if interrupted
+        return image
+
+
+def load_cohort(
+    cases: list[Case], cache: TensorCache, progress: Callable[[Case], None] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[Case], list[str]]:
+    """Inputs and labels of every case that preprocesses; failures listed, not fatal."""
+    images, kept, failed = [], [], []
+    for case in cases:
+        try:
+            images.append(cache.load(case))
+            kept.append(case)
+        except InputError as err:
+            failed.append(f"{case.case_id}: {err.user_message.splitlines()[0]}")
+        if progress:
+            progress(case)
+    if not kept:
+        raise InputError(f"None of the {len(cases)} cases could be read; first problem: {failed[0]}")
+    return np.stack(images), np.array([c.label for c in kept]), kept, failed

@@ -1,0 +1,97 @@
+"""Training end to end on tiny synthetic cases; cross-validation keeps held-out cases out of training; caching."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import core.train.crossval as crossval
+import core.train.dataset as dataset
+from core.inference import Predictor
+from core.ingest import load_study
+from core.model import load_model
+from core.model.network import DEFAULT_PREPROCESSING
+from core.synth.cohort import write_cohort
+from core.train.dataset import BROKEN_CASES, TensorCache, find_cases, load_cohort, read_labels
+from core.train.loop import TrainSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {**DEFAULT_PREPROCESSING, "input_shape": [32, 32, 32], "spacing_mm": [6.0, 6.0, 6.0]}
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cohort")
+    write_cohort(out, 8, seed=9)
+    return out
+
+
+@pytest.mark.slow
+def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "core", "train", str(cohort), "--labels", str(cohort / "train_labels.csv"), "--out",
+         str(tmp_path / "model"), "--folds", "2", "--epochs", "2", "--input-shape", "32", "--spacing", "6",
+         "--cache", str(tmp_path / "cache"), "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "out-of-fold AUC" in run.stdout and "best achievable 0.850" in run.stdout
+    model, source = load_model(str(tmp_path / "model"))
+    assert model.preprocessing["input_shape"] == [32, 32, 32] and model.training_record["epochs"] == 2
+    assert model.metrics["n"] == 8 and model.metrics["cv_folds"] == 2
+    with open(tmp_path / "model" / "oof.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(int(r["BraTS21ID"]) for r in rows) == list(range(8))
+    assert all(0 <= float(r["probability"]) <= 1 for r in rows)
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "Trained on synthetic data only" in card and "0.62174" in card and "0.562" in card
+    prediction = Predictor(model, source).predict(load_study(cohort / "train" / "00003"))
+    assert prediction.cam.shape == (32, 32, 32) and 0 <= prediction.probability <= 1
+    assert json.loads((tmp_path / "model" / "metrics.json").read_text())["oof"]["n"] == 8
+
+
+def test_cross_validation_never_trains_on_the_held_out_fold(monkeypatch) -> None:
+    n = 12
+    images = np.stack([np.full((4, 32, 32, 32), i, np.float16) for i in range(n)])
+    labels = np.array([0, 1] * (n // 2))
+    seen: list[set[int]] = []
+    real = crossval.train_model
+
+    def recording(images_used, *args, **kwargs):
+        seen.append({int(x[0, 0, 0, 0]) for x in images_used})
+        return real(images_used, *args, **kwargs)
+
+    monkeypatch.setattr(crossval, "train_model", recording)
+    result = crossval.cross_validate(images, labels, 3, TrainSettings(epochs=1, batch_size=4, augment=False), TINY,
+                                     log=lambda _: None, progress=False)
+    assert np.all(np.isfinite(result.oof)) and sorted(np.bincount(result.folds)) == [4, 4, 4]
+    for fold in range(3):
+        held_out = set(np.flatnonzero(result.folds == fold).tolist())
+        assert not held_out & seen[fold]
+    assert seen[-1] == set(range(n))  # the final model sees every case
+
+
+def test_cache_is_reused_and_broken_cases_are_skipped(cohort: Path, tmp_path: Path, monkeypatch) -> None:
+    labels = read_labels(cohort / "train_labels.csv")
+    cases, skipped = find_cases(cohort, {**labels, "00109": 1, "00999": 0})
+    assert len(cases) == 8 and any(s.startswith("00109: flagged") for s in skipped)
+    assert any(s.startswith("00999: no folder") for s in skipped) and "00109" in BROKEN_CASES
+    cache = TensorCache(tmp_path, TINY)
+    first, _, _, failed = load_cohort(cases[:2], cache)
+    assert failed == [] and first.shape == (2, 4, 32, 32, 32) and first.dtype == np.float16
+    monkeypatch.setattr(dataset, "prepare", lambda *a: pytest.fail("the cache should have been used"))
+    again, _, _, _ = load_cohort(cases[:2], cache)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_labels_file_with_wrong_columns(tmp_path: Path) -> None:
+    (tmp_path / "labels.csv").write_text("id,label\n1,0\n")
+    with pytest.raises(Exception) as err:
+        read_labels(tmp_path / "labels.csv")
+    assert "expected BraTS21ID,MGMT_value" in err.value.user_message
