@@ -54,6 +54,20 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     prediction = Predictor(model, source).predict(load_study(cohort / "train" / "00003"))
     assert prediction.cam.shape == (32, 32, 32) and 0 <= prediction.probability <= 1
     assert json.loads((tmp_path / "model" / "metrics.json").read_text())["oof"]["n"] == 8
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "core", "evaluate", str(cohort), "--labels", str(cohort / "train_labels.csv"),
+         "--model", str(tmp_path / "model"), "--out", str(tmp_path / "eval"), "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    report = json.loads(evaluated.stdout)
+    assert set(report) == {"n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier"}
+    with open(tmp_path / "eval" / "predictions.csv") as handle:
+        scored = list(csv.DictReader(handle))
+    from sklearn.metrics import roc_auc_score
+
+    assert report["n"] == 8 and report["auc"] == pytest.approx(
+        roc_auc_score([int(r["MGMT_value"]) for r in scored], [float(r["probability"]) for r in scored]))
+    assert (tmp_path / "eval" / "roc.html").stat().st_size > 100_000  # plotly embedded: opens offline
 
 
 def test_cross_validation_never_trains_on_the_held_out_fold(monkeypatch) -> None:
