@@ -8,7 +8,7 @@ import sys
 
 from core.errors import InputError
 
-COMMANDS = ("synth", "inspect", "predict", "train", "evaluate")
+COMMANDS = ("synth", "inspect", "predict", "train", "tune", "evaluate")
 """Subcommands, each a module of ``core.cli`` with ``add_parser`` and ``run``."""
 
 

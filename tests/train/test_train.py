@@ -109,3 +109,31 @@ def test_labels_file_with_wrong_columns(tmp_path: Path) -> None:
     with pytest.raises(Exception) as err:
         read_labels(tmp_path / "labels.csv")
     assert "expected BraTS21ID,MGMT_value" in err.value.user_message
+
+
+@pytest.mark.slow
+def test_two_trial_tuning_persists_resumes_and_feeds_train(cohort: Path, tmp_path: Path) -> None:
+    common = [str(cohort), "--labels", str(cohort / "train_labels.csv"), "--epochs", "1", "--input-shape", "32",
+              "--spacing", "6", "--cache", str(tmp_path / "cache"), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def tune(trials: int) -> dict:
+        run = subprocess.run([sys.executable, "-m", "core", "tune", *common, "--trials", str(trials), "--out",
+                              str(tmp_path / "tuning")], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                             env=env)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return json.loads((tmp_path / "tuning" / "best.json").read_text())
+
+    assert tune(2)["trials"] == 2
+    best = tune(1)
+    assert best["trials"] == 3  # resumed from the SQLite study, not started afresh
+    assert set(best["params"]) == {"learning_rate", "weight_decay", "dropout", "widen_factor", "architecture",
+                                   "batch_size"}
+    run = subprocess.run([sys.executable, "-m", "core", "train", *common, "--folds", "2", "--out",
+                          str(tmp_path / "model"), "--params", str(tmp_path / "tuning" / "best.json")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["training"]["tuning"]["trial"] == best["trial"]
+    assert config["architecture"] == best["params"]["architecture"]
+    assert config["dropout"] == pytest.approx(best["params"]["dropout"])
