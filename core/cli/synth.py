@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--cases is {args.cases}; expected at least 1.")
     if args.separation < 0:
         raise InputError(f"--separation is {args.separation}; expected 0 or more.")
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out '{args.out}' is a file; expected a new or existing folder.")
+    stale = sorted(p.name for p in (args.out / "train").glob("*") if not p.name.isdigit() or int(p.name) >= args.cases)
+    if stale:
+        print(f"warning: {args.out / 'train'} already holds {len(stale)} folder(s) that are not in this cohort "
+              f"({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}); train_labels.csv will not list them.",
+              file=sys.stderr)
     started = time.perf_counter()
     with tqdm(total=args.cases, unit="case", desc="synth") as bar:
         truths = write_cohort(args.out, args.cases, seed=args.seed, size=args.size, fmt=args.format,

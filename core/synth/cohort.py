@@ -9,6 +9,7 @@ Layout: ``OUT/train/<5-digit id>/{FLAIR,T1w,T1wCE,T2w}/Image-N.dcm`` (or
 from __future__ import annotations
 
 import csv
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +19,8 @@ import nibabel as nib
 import numpy as np
 
 from core import SEQUENCES
+from core.errors import InputError
+from core.ingest.geometry import acquisition_plane
 from core.synth.acquisition import SeriesPlan, acquire, plan_series
 from core.synth.anatomy import deformed, head_layers
 from core.synth.contrast import render_all
@@ -74,6 +77,13 @@ def case_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
+def _check_option(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise InputError(f"{name} is '{value}'; expected one of {', '.join(allowed)}{hint}.")
+
+
 def _save_nifti(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     image = nib.Nifti1Image(array, affine)
     image.set_qform(affine, code=1)
@@ -95,6 +105,8 @@ def write_case(
 
     ``keep``, when given, receives the acquired series volumes (before quantisation) for tests.
     """
+    _check_option("size", size, ("small", "rsna"))
+    _check_option("format", fmt, ("dicom", "nifti"))
     rng = case_rng(seed, index)
     case_id = f"{index:05d}"
     anatomy = deformed(rng, REFERENCE_SPACING_MM[size])
@@ -117,16 +129,18 @@ def write_case(
     plans = {}
     for number, sequence in enumerate(SEQUENCES, start=1):
         plan = plan_series(rng, sequence, size, centre)
+        if fmt == "nifti":  # BraTS files are co-registered: every sequence on the reference grid
+            plan = SeriesPlan(sequence, acquisition_plane(anatomy.affine), anatomy.affine, anatomy.shape,
+                              (1.0, 0.0), "ascending", plan.noise)
         plans[sequence] = plan
-        if fmt == "nifti":
-            image = acquire(rng, images[sequence], anatomy.affine,
-                            SeriesPlan(sequence, "axial", anatomy.affine, anatomy.shape, (1.0, 0.0), "", plan.noise))
-            case_dir.mkdir(parents=True, exist_ok=True)
-            _save_nifti(image, anatomy.affine, case_dir / f"BraTS2021_{case_id}_{NIFTI_SUFFIX[sequence]}.nii.gz")
-            continue
         volume = acquire(rng, images[sequence], anatomy.affine, plan)
         if keep is not None:
             keep[sequence] = volume
+        if fmt == "nifti":
+            case_dir.mkdir(parents=True, exist_ok=True)
+            stored = np.rint(volume).astype(np.int16)  # BraTS 2021 images are int16
+            _save_nifti(stored, anatomy.affine, case_dir / f"BraTS2021_{case_id}_{NIFTI_SUFFIX[sequence]}.nii.gz")
+            continue
         protocol = replace(PROTOCOLS[sequence], description=PROTOCOLS[sequence].description.replace(
             "AX", PLANE_PREFIX[plan.plane], 1))
         write_series(volume, plan.affine, case_dir / sequence, patient=patient, protocol=protocol,

@@ -41,11 +41,22 @@ class TumourTraits:
     oedema_extent: float
 
 
+def draw_latent(rng: np.random.Generator, separation: float) -> tuple[int, float]:
+    """The MGMT label (methylated with probability 0.52), then the latent score ~ N(+-separation/2, 1)."""
+    label = int(rng.random() < METHYLATED_FRACTION)
+    return label, float(rng.normal(separation / 2 if label else -separation / 2, 1.0))
+
+
+def visible_traits(score: float) -> tuple[float, float]:
+    """Necrotic fraction of the core (rises with the score) and oedema extent (falls with it)."""
+    squash = 1.0 / (1.0 + np.exp(-score))  # (0, 1), increasing in the score
+    return float(0.3 + 0.5 * squash), float(1.3 + 1.0 * (1.0 - squash))
+
+
 def draw_traits(rng: np.random.Generator, anatomy: Anatomy, separation: float) -> TumourTraits:
     """Draw the label, then the latent score, then the tumour; the score sets necrosis and oedema."""
-    label = int(rng.random() < METHYLATED_FRACTION)
-    score = float(rng.normal(separation / 2 if label else -separation / 2, 1.0))
-    squash = 1.0 / (1.0 + np.exp(-score))  # (0, 1), increasing in the score
+    label, score = draw_latent(rng, separation)
+    necrotic_fraction, oedema_extent = visible_traits(score)
     deep_white = ndimage.binary_erosion(anatomy.white > 0.6, iterations=max(1, int(8 / anatomy.spacing)))
     candidates = np.argwhere(deep_white)
     centre_voxel = candidates[rng.integers(len(candidates))]
@@ -55,8 +66,8 @@ def draw_traits(rng: np.random.Generator, anatomy: Anatomy, separation: float) -
         score=score,
         centre_mm=tuple(float(v) for v in centre),
         radius_mm=float(rng.uniform(12.0, 24.0)),
-        necrotic_fraction=float(0.3 + 0.5 * squash),
-        oedema_extent=float(1.3 + 1.0 * (1.0 - squash)),
+        necrotic_fraction=necrotic_fraction,
+        oedema_extent=oedema_extent,
     )
 
 

@@ -1,4 +1,4 @@
-"""The synthetic cohort: RSNA layout and labels, valid DICOM, exact read-back, known label signal, MRI contrast."""
+"""The written cohort: RSNA layout and labels, valid DICOM, exact read-back through ingest, same seed same bytes."""
 
 from __future__ import annotations
 
@@ -10,146 +10,164 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
-from scipy.stats import norm
+from scipy import ndimage
 
 from core import SEQUENCES
+from core.errors import InputError
 from core.ingest import load_study
 from core.ingest.geometry import world_of_voxels
-from core.synth.anatomy import deformed
-from core.synth.cohort import case_rng, write_case, write_cohort
-from core.synth.contrast import render_all
-from core.synth.tumour import (
-    DEFAULT_SEPARATION,
-    ENHANCING,
-    NECROSIS,
-    OEDEMA,
-    best_achievable_auc,
-    draw_traits,
-    tumour_labels,
-)
+from core.synth.cohort import CaseTruth, write_case, write_cohort
+from core.synth.tumour import ENHANCING, NECROSIS, OEDEMA
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory) -> tuple[Path, list]:
+def cohort(tmp_path_factory) -> tuple[Path, list[CaseTruth]]:
     out = tmp_path_factory.mktemp("cohort")
     return out, write_cohort(out, 3, seed=11)
 
 
-def test_layout_and_labels_follow_the_rsna_files(cohort) -> None:
-    out, truths = cohort
+@pytest.fixture(scope="module")
+def case(tmp_path_factory) -> tuple[Path, CaseTruth, dict[str, np.ndarray]]:
+    """Case 0 of seed 11: its four series are axial, sagittal, coronal and oblique."""
+    out = tmp_path_factory.mktemp("case")
+    kept: dict[str, np.ndarray] = {}
+    truth = write_case(out, 0, seed=11, keep=kept)
+    assert {plan.plane for plan in truth.plans.values()} == {"axial", "sagittal", "coronal", "oblique"}
+    return out, truth, kept
+
+
+def headers(series: Path) -> list[pydicom.Dataset]:
+    return [pydicom.dcmread(path, stop_before_pixels=True) for path in sorted(series.iterdir())]
+
+
+def digest(folder: Path) -> str:
+    sha = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        sha.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    return sha.hexdigest()
+
+
+def test_layout_follows_the_rsna_dataset(cohort) -> None:
+    out, _ = cohort
+    assert sorted(p.name for p in out.iterdir()) == ["masks", "train", "train_labels.csv", "truth.csv"]
     assert sorted(p.name for p in (out / "train").iterdir()) == ["00000", "00001", "00002"]
-    for case in (out / "train").iterdir():
-        assert sorted(p.name for p in case.iterdir()) == ["FLAIR", "T1w", "T1wCE", "T2w"]
-        for series in case.iterdir():
-            names = sorted(int(p.stem.split("-")[1]) for p in series.iterdir())
-            assert all(p.name.startswith("Image-") and p.suffix == ".dcm" for p in series.iterdir())
-            assert names == list(range(1, len(names) + 1))
-    lines = (out / "train_labels.csv").read_text().splitlines()
-    assert lines[0] == "BraTS21ID,MGMT_value"
-    assert lines[1:] == [f"{int(t.case_id)},{t.traits.label}" for t in truths]
+    for case_dir in (out / "train").iterdir():
+        assert sorted(p.name for p in case_dir.iterdir()) == sorted(SEQUENCES)
+        for series in case_dir.iterdir():
+            names = [p.name for p in series.iterdir()]
+            assert sorted(names) == sorted(f"Image-{n}.dcm" for n in range(1, len(names) + 1))
+
+
+def test_labels_file_is_exactly_the_competition_format(cohort) -> None:
+    out, truths = cohort
+    text = (out / "train_labels.csv").read_text()
+    assert text == "BraTS21ID,MGMT_value\n" + "".join(f"{int(t.case_id)},{t.traits.label}\n" for t in truths)
+
+
+def test_truth_records_score_volume_planes_and_ceiling(cohort) -> None:
+    out, truths = cohort
     with open(out / "truth.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [float(r["best_achievable_auc"]) for r in rows] == [0.85] * 3
-    assert all(r["planes"].count(":") == 4 for r in rows)
+    assert [int(r["BraTS21ID"]) for r in rows] == [0, 1, 2]
+    for row, truth in zip(rows, truths, strict=True):
+        assert float(row["latent_score"]) == pytest.approx(truth.traits.score, abs=1e-6)
+        assert float(row["best_achievable_auc"]) == 0.85
+        assert float(row["tumour_volume_ml"]) > float(row["enhancing_volume_ml"]) > 0
+        assert row["planes"] == ";".join(f"{seq}:{truth.plans[seq].plane}" for seq in SEQUENCES)
+
+
+def test_masks_are_brats_labels_and_the_brain_on_the_reference_grid(cohort) -> None:
+    out, truths = cohort
     seg = nib.load(out / "masks" / "00001_seg.nii.gz")
-    assert set(np.unique(np.asarray(seg.dataobj))) <= {0, NECROSIS, OEDEMA, ENHANCING}
-    assert np.allclose(seg.affine, truths[1].reference_affine)
+    brain = nib.load(out / "masks" / "00001_brain.nii.gz")
+    labels = np.asarray(seg.dataobj)
+    assert set(np.unique(labels)) == {0, NECROSIS, OEDEMA, ENHANCING}
+    assert np.allclose(seg.affine, truths[1].reference_affine) and np.allclose(brain.affine, seg.affine)
+    volume_ml = (np.asarray(brain.dataobj) > 0).sum() * abs(np.linalg.det(brain.affine[:3, :3])) / 1000
+    assert 1000 < volume_ml < 2200  # an adult brain with its CSF
+    assert not labels[np.asarray(brain.dataobj) == 0].any()
 
 
-@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (Debian dicom3tools) is not installed")
-def test_every_series_passes_dciodvfy(cohort) -> None:
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (Debian package dicom3tools) is not installed")
+def test_every_written_file_passes_dciodvfy(cohort) -> None:
     out, _ = cohort
+    for path in sorted((out / "train").rglob("*.dcm")):
+        result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=30)
+        errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
+        assert errors == [], f"{path}: {errors}"
+
+
+def test_each_case_has_one_study_uid_and_its_own_fake_patient(cohort) -> None:
+    out, _ = cohort
+    identities = []
+    for case_dir in sorted((out / "train").iterdir()):
+        found = {(ds.StudyInstanceUID, str(ds.PatientName), ds.PatientID, ds.PatientBirthDate, ds.FrameOfReferenceUID)
+                 for seq in SEQUENCES for ds in headers(case_dir / seq)}
+        assert len(found) == 1, case_dir.name
+        identities.append(found.pop())
+    for field in range(4):
+        assert len({identity[field] for identity in identities}) == 3
+    assert all("^" in identity[1] and len(identity[3]) == 8 for identity in identities)
+
+
+def test_instance_numbers_do_not_always_follow_position(cohort) -> None:
+    out, _ = cohort
+    follows = []
     for series in sorted((out / "train").glob("*/*")):
-        for path in sorted(series.iterdir())[:3]:
-            result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=30)
-            errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
-            assert errors == [], f"{path}: {errors}"
+        found = headers(series)
+        normal = np.cross(*np.reshape(np.asarray(found[0].ImageOrientationPatient, float), (2, 3)))
+        position = [float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))) for ds in found]
+        numbers = [int(ds.InstanceNumber) for ds in found]
+        follows.append(list(np.argsort(position)) == list(np.argsort(numbers)))
+    assert not all(follows) and any(follows)
 
 
-def test_read_back_gives_the_generated_volumes_at_the_same_world_positions(tmp_path: Path) -> None:
-    kept: dict[str, np.ndarray] = {}
-    truth = write_case(tmp_path, 4, seed=3, keep=kept)
-    study = load_study(tmp_path / "train" / truth.case_id)
+def test_read_back_gives_the_generated_volumes_at_the_same_world_positions(case) -> None:
+    out, truth, kept = case
+    study = load_study(out / "train" / truth.case_id)
     rng = np.random.default_rng(0)
     for sequence in SEQUENCES:
         plan, volume = truth.plans[sequence], study[sequence]
-        assert volume.plane == plan.plane
-        ijk = np.stack([rng.integers(0, n, 300) for n in plan.shape], axis=1)
+        assert volume.plane == plan.plane and volume.shape == plan.shape
+        ijk = np.stack([rng.integers(0, n, 500) for n in plan.shape], axis=1)
         world = world_of_voxels(plan.affine, ijk)
         inverse = np.linalg.inv(volume.affine)
         loaded_ijk = np.rint(world @ inverse[:3, :3].T + inverse[:3, 3]).astype(int)
-        assert np.allclose(world_of_voxels(volume.affine, loaded_ijk), world, atol=1e-3)
-        quantum = plan.rescale[0] / 2 + 1e-3
+        assert np.allclose(world_of_voxels(volume.affine, loaded_ijk), world, atol=1e-3), sequence
         loaded = volume.intensities()[tuple(loaded_ijk.T)]
-        assert np.max(np.abs(loaded - kept[sequence][tuple(ijk.T)])) <= quantum
+        assert np.max(np.abs(loaded - kept[sequence][tuple(ijk.T)])) <= plan.rescale[0] / 2 + 1e-3, sequence
 
 
-def test_latent_score_auc_matches_the_stated_ceiling() -> None:
-    rng = np.random.default_rng(0)
-    d, n = DEFAULT_SEPARATION, 600
-    labels = (rng.random(n) < 0.52).astype(int)
-    scores = rng.normal(np.where(labels == 1, d / 2, -d / 2), 1.0)
-    positives, negatives = scores[labels == 1], scores[labels == 0]
-    auc = float(np.mean(positives[:, None] > negatives[None, :]))
-    stated = best_achievable_auc(d)
-    q1, q2 = stated / (2 - stated), 2 * stated**2 / (1 + stated)  # Hanley & McNeil standard error
-    se = np.sqrt((stated * (1 - stated) + (len(positives) - 1) * (q1 - stated**2)
-                  + (len(negatives) - 1) * (q2 - stated**2)) / (len(positives) * len(negatives)))
-    assert stated == pytest.approx(norm.cdf(d / np.sqrt(2)))
-    assert abs(stated - 0.85) < 0.002
-    assert abs(auc - stated) < 3 * se
+def test_read_back_series_show_the_tumour_where_the_mask_says(case) -> None:
+    out, truth, _ = case
+    study = load_study(out / "train" / truth.case_id)
+    seg = nib.load(out / "masks" / f"{truth.case_id}_seg.nii.gz")
+    labels = np.asarray(seg.dataobj)
+    brain = np.asarray(nib.load(out / "masks" / f"{truth.case_id}_brain.nii.gz").dataobj) > 0
+    regions = {"healthy": brain & (ndimage.distance_transform_edt(labels == 0) > 3), "oedema": labels == OEDEMA,
+               "rim": labels == ENHANCING, "necrosis": labels == NECROSIS}
+
+    def mean(sequence: str, region: str) -> float:
+        volume = study[sequence]
+        to_voxel = np.linalg.inv(volume.affine) @ seg.affine
+        coords = np.argwhere(regions[region]) @ to_voxel[:3, :3].T + to_voxel[:3, 3]
+        return float(ndimage.map_coordinates(volume.intensities(), coords.T, order=1).mean())
+
+    assert mean("FLAIR", "oedema") > 1.4 * mean("FLAIR", "healthy")
+    assert mean("T1wCE", "rim") > 1.4 * max(mean("T1wCE", "necrosis"), mean("T1wCE", "healthy"))
+    assert mean("T1w", "necrosis") < 0.7 * mean("T1w", "healthy")
+    assert mean("T2w", "necrosis") > 1.4 * mean("T2w", "healthy")
 
 
-def test_generator_labels_and_scores_carry_the_separation() -> None:
-    anatomy = deformed(case_rng(0, 0), 2.0)
-    rng = np.random.default_rng(2024)
-    draws = [draw_traits(rng, anatomy, DEFAULT_SEPARATION) for _ in range(300)]
-    labels = np.array([t.label for t in draws])
-    scores = np.array([t.score for t in draws])
-    assert 0.43 < labels.mean() < 0.61  # 0.52 +- 3 standard errors
-    assert np.mean(scores[labels == 1]) - np.mean(scores[labels == 0]) == pytest.approx(DEFAULT_SEPARATION, abs=0.3)
-    necrosis = np.array([t.necrotic_fraction for t in draws])
-    assert np.corrcoef(scores, necrosis)[0, 1] > 0.95  # the score drives a visible trait
-    radius = np.array([t.radius_mm for t in draws])
-    assert abs(np.corrcoef(labels, radius)[0, 1]) < 0.15  # size is independent of the label
-
-
-def test_tissue_contrast_follows_real_mri() -> None:
-    rng = case_rng(5, 0)
-    anatomy = deformed(rng, 2.0)
-    traits = draw_traits(rng, anatomy, DEFAULT_SEPARATION)
-    labels = tumour_labels(rng, anatomy, traits)
-    images = render_all(anatomy, labels, None)
-    healthy = labels == 0
-    white, grey, csf = (healthy & (m > 0.9) for m in (anatomy.white, anatomy.grey, anatomy.csf))
-
-    def mean(sequence: str, mask: np.ndarray) -> float:
-        assert mask.sum() > 20
-        return float(images[sequence][mask].mean())
-
-    oedema, necrosis, rim = labels == OEDEMA, labels == NECROSIS, labels == ENHANCING
-    assert mean("FLAIR", oedema) > mean("FLAIR", white) and mean("FLAIR", csf) < mean("FLAIR", white)
-    assert mean("T1wCE", rim) > mean("T1wCE", necrosis) and mean("T1wCE", rim) > mean("T1wCE", white)
-    assert mean("T1w", rim) < mean("T1w", white)  # enhancement only after contrast
-    assert mean("T1w", white) > mean("T1w", grey) > mean("T1w", csf) and mean("T1w", necrosis) < mean("T1w", white)
-    assert mean("T2w", csf) > mean("T2w", grey) > mean("T2w", white) and mean("T2w", necrosis) > mean("T2w", white)
-    assert mean("T2w", oedema) > mean("T2w", white)
-
-
-def _digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()
-
-
-def test_same_seed_same_bytes(tmp_path: Path) -> None:
+def test_same_seed_same_bytes_and_cases_independent_of_cohort_size(tmp_path: Path, cohort) -> None:
     write_cohort(tmp_path / "a", 1, seed=7)
     write_cohort(tmp_path / "b", 1, seed=7)
     write_cohort(tmp_path / "c", 1, seed=8)
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b") != _digest(tmp_path / "c")
+    assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+    write_case(tmp_path / "d", 2, seed=11)
+    assert digest(tmp_path / "d" / "train" / "00002") == digest(cohort[0] / "train" / "00002")
 
 
 def test_nifti_format_writes_brats_named_coregistered_files(tmp_path: Path) -> None:
@@ -159,14 +177,22 @@ def test_nifti_format_writes_brats_named_coregistered_files(tmp_path: Path) -> N
     study = load_study(tmp_path / "train" / "00002")
     for sequence in SEQUENCES:
         assert np.allclose(study[sequence].affine, truth.reference_affine)
+        assert study[sequence].plane == truth.plans[sequence].plane == "axial"
 
 
-def test_skull_option_adds_bright_scalp_and_dark_bone_on_t1(tmp_path: Path) -> None:
-    from core.synth.anatomy import head_layers
+def test_skull_option_puts_a_bright_scalp_outside_the_brain(tmp_path: Path) -> None:
+    outside = {}
+    for skull in (False, True):
+        truth = write_case(tmp_path / str(skull), 0, seed=2, fmt="nifti", skull=skull)
+        t1 = np.asarray(nib.load(tmp_path / str(skull) / "train" / "00000" / "BraTS2021_00000_t1.nii.gz").dataobj)
+        brain = np.asarray(nib.load(tmp_path / str(skull) / "masks" / "00000_brain.nii.gz").dataobj) > 0
+        shell = ndimage.binary_dilation(brain, iterations=8) & ~brain  # 16 mm around the brain
+        outside[skull] = np.percentile(t1[shell], 90) / np.median(t1[brain])
+        assert truth.skull is skull
+    assert outside[False] < 0.2 and outside[True] > 1.0
 
-    anatomy = deformed(case_rng(2, 0), 2.0)
-    layers = head_layers(anatomy.brain, anatomy.spacing)
-    images = render_all(anatomy, np.zeros(anatomy.shape, np.uint8), layers)
-    white = anatomy.white > 0.9
-    assert images["T1w"][layers["scalp"]].mean() > images["T1w"][white].mean()
-    assert images["T1w"][layers["bone"]].mean() < 0.2 * images["T1w"][white].mean()
+
+def test_unknown_size_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="size is 'rnsa'; expected one of small, rsna \\(did you mean 'rsna'\\?\\)"):
+        write_case(tmp_path, 0, size="rnsa")
+    assert not (tmp_path / "masks").exists()
