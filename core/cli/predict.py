@@ -24,7 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="REPO_OR_DIR", help="model folder or Hub repo (default: weights/, "
                         "or MGMT_MODEL_REPO)")
     parser.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit (default: MGMT_MODEL_REVISION)")
-    parser.add_argument("--no-log", action="store_true", help="do not record the prediction in the log")
+    parser.add_argument("--no-log", action="store_true",
+                        help="do not record the prediction in the prediction log (the log comes with the dashboard's "
+                             "DuckDB store; until then predict records nothing either way)")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
     parser.set_defaults(run=run)
 
