@@ -1,17 +1,20 @@
-"""Stage an upload (folder, .zip, or browser files) as a plain folder that is removed afterwards.
+"""Stage an upload (folder, .zip, single file or browser files) as a plain folder that is removed afterwards.
 
 Zip archives are checked before anything is extracted (entry count, declared size, paths, symlinks,
-encryption) and extracted by streaming with a byte budget, because a zip may lie about its sizes.
-A zip inside the zip is not opened: it is extracted as a file and then passed over by the reader.
+encryption), then streamed entry by entry against a byte budget, because a zip may lie about its sizes.
+A zip inside the zip is not opened: it is extracted as a file, which the reader then passes over.
 """
 
 from __future__ import annotations
 
+import lzma
+import re
 import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,120 +23,208 @@ from typing import BinaryIO
 from core.config import Settings, get_settings
 from core.errors import InputError, UploadTooLarge
 
-SKIPPED_PARTS = ("__MACOSX", ".DS_Store")
-CHUNK = 1 << 20
+SKIPPED_NAMES = frozenset({"__MACOSX", ".DS_Store"})
+"""Entries at or under these names are dropped silently (macOS archive litter)."""
+CHUNK_BYTES = 1 << 20
+UNREADABLE_ZIP = (zipfile.BadZipFile, EOFError, NotImplementedError, OSError, zlib.error, lzma.LZMAError)
+"""What reading a damaged or unsupported archive raises (bad CRC, bad stream, unknown compression)."""
+DRIVE = re.compile(r"^[A-Za-z]:")
+STUDY = "one study folder with the FLAIR, T1w, T1wCE and T2w series"
 
 
 @dataclass(frozen=True)
 class UploadedFile:
-    """One file of a browser or REST upload: its relative path as sent, and its bytes (or a binary file)."""
+    """One file of a browser/REST upload: its relative path as sent, and its bytes (or a binary file object)."""
 
     relative_path: str
     content: bytes | BinaryIO
 
 
-def safe_relative_path(name: str, where: str) -> PurePosixPath | None:
-    """``name`` as a relative path inside the upload; None for entries to skip; InputError if it escapes."""
+def safe_relative_path(name: str, what: str, inside: str) -> PurePosixPath | None:
+    """``name`` as a relative path inside the upload; None for entries to skip; InputError if it is unusable."""
     text = name.replace("\\", "/")
-    path = PurePosixPath(text)
-    if not text.strip("/"):
-        raise InputError(f"{where} has an entry with an empty name; expected relative file paths.")
-    if text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in path.parts:
-        raise InputError(f"{where} has the entry '{name}', which points outside the upload; "
-                         "expected relative paths inside one study folder.")
-    if any(part in SKIPPED_PARTS for part in path.parts):
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if not parts or "\0" in text:
+        raise InputError(f"{what} has an empty or unusable name; expected a relative file path such as "
+                         "'FLAIR/Image-1.dcm'.")
+    if text.startswith("/") or DRIVE.match(text) or ".." in parts:
+        raise InputError(f"{what} points outside {inside}; expected relative paths inside one study folder.")
+    if any(len(part.encode()) > 255 for part in parts):
+        raise InputError(f"{what} has a name part longer than 255 bytes; expected ordinary file names.")
+    if any(part in SKIPPED_NAMES for part in parts):
         return None
-    return path
+    return PurePosixPath(*parts)
 
 
-def _copy_with_budget(source: BinaryIO, target: Path, budget: int, where: str, limit: int) -> int:
-    """Copy in chunks; raise UploadTooLarge once more than ``budget`` bytes arrive. Returns bytes written."""
+def _unused(destination: Path) -> Path:
+    """``destination``, or ``name~2.ext`` etc. when taken, so files sharing a name (flat browser uploads) all stay."""
+    if not destination.exists():
+        return destination
+    name = destination.name
+    dot = name.find(".", 1)
+    stem, suffix = (name, "") if dot < 0 else (name[:dot], name[dot:])
+    number = 2
+    while (candidate := destination.with_name(f"{stem}~{number}{suffix}")).exists():
+        number += 1
+    return candidate
+
+
+def _write_within_budget(chunks: Iterable[bytes], destination: Path, budget: int, what: str,
+                         too_large: str) -> tuple[Path, int]:
+    """Write ``chunks`` to a new file at (or beside) ``destination``; UploadTooLarge past ``budget`` bytes."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination = _unused(destination)
+        out = open(destination, "xb")
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+        raise InputError(f"{what} needs a folder where the upload already has a file of that name; "
+                         "expected one study folder.") from err
     written = 0
-    with open(target, "wb") as out:
-        while chunk := source.read(CHUNK):
+    with out:
+        for chunk in chunks:
             written += len(chunk)
             if written > budget:
-                raise UploadTooLarge(f"{where} unpacks to more than {limit:,} bytes; expected one MRI study "
-                                     "(raise MGMT_MAX_UNZIPPED_BYTES for larger ones).")
+                raise UploadTooLarge(too_large)
             out.write(chunk)
-    return written
+    return destination, written
 
 
-def _check_zip_entries(archive: zipfile.ZipFile, shown: str, settings: Settings) -> list[zipfile.ZipInfo]:
+def _too_large(shown: str, limit: int) -> str:
+    return (f"{shown} unpacks to more than {limit:,} bytes; expected one MRI study "
+            "(raise MGMT_MAX_UNZIPPED_BYTES for larger ones).")
+
+
+def _too_many(shown: str, count: int, limit: int) -> str:
+    return (f"{shown} has {count:,} entries; expected at most {limit:,} for one study "
+            "(raise MGMT_MAX_ZIP_ENTRIES for larger ones).")
+
+
+def _declared_bytes(entries: Sequence[zipfile.ZipInfo]) -> int:
+    return sum(entry.file_size for entry in entries)
+
+
+def _unreadable(shown: str, reason: object) -> InputError:
+    text = str(reason) or type(reason).__name__
+    return InputError(f"'{shown}' is not a readable zip archive ({text}); "
+                      "expected a .zip of one study folder, or the folder itself.")
+
+
+def _member_chunks(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, shown: str) -> Iterator[bytes]:
+    """The bytes of one entry, chunk by chunk; InputError when they cannot be read (only reading is guarded)."""
+    try:
+        with archive.open(entry) as source:
+            while chunk := source.read(CHUNK_BYTES):
+                yield chunk
+    except UNREADABLE_ZIP as err:
+        reason = str(err) if entry.filename in str(err) else f"entry '{entry.filename}': {err}"
+        raise _unreadable(shown, reason) from err
+
+
+def _checked_entries(archive: zipfile.ZipFile, shown: str, settings: Settings) -> list[zipfile.ZipInfo]:
+    """The entries of ``archive`` after every check that needs no extraction; raises on the first failure."""
     entries = archive.infolist()
     if len(entries) > settings.max_zip_entries:
-        raise UploadTooLarge(f"'{shown}' has {len(entries):,} entries; expected at most {settings.max_zip_entries:,} "
-                             "for one study (raise MGMT_MAX_ZIP_ENTRIES for larger ones).")
-    declared = sum(entry.file_size for entry in entries)
+        raise UploadTooLarge(_too_many(f"'{shown}'", len(entries), settings.max_zip_entries))
+    declared = _declared_bytes(entries)
     if declared > settings.max_unzipped_bytes:
         raise UploadTooLarge(f"'{shown}' unpacks to {declared:,} bytes; expected at most "
-                             f"{settings.max_unzipped_bytes:,} (raise MGMT_MAX_UNZIPPED_BYTES for larger ones).")
+                             f"{settings.max_unzipped_bytes:,} for one study (raise MGMT_MAX_UNZIPPED_BYTES "
+                             "for larger ones).")
     for entry in entries:
-        where = f"Zip entry '{entry.filename}' in '{shown}'"
+        what = f"Zip entry '{entry.filename}' in '{shown}'"
+        safe_relative_path(entry.filename, what, "the archive")
         if entry.flag_bits & 0x1:
-            raise InputError(f"{where} is encrypted; expected an archive without a password.")
+            raise InputError(f"{what} is encrypted; expected an archive without a password.")
         if stat.S_ISLNK(entry.external_attr >> 16):
-            raise InputError(f"{where} is a symbolic link; expected plain files only.")
-        safe_relative_path(entry.filename, f"'{shown}'")
+            raise InputError(f"{what} is a symbolic link; expected plain files and folders only.")
     return entries
 
 
 def extract_zip(path: Path, target: Path, settings: Settings, shown: str | None = None) -> None:
-    """Extract a study archive into ``target`` after checking it, with a byte budget on what is written."""
+    """Extract a checked study archive into ``target``, streaming each entry against the byte budget."""
     shown = shown or path.name
     try:
-        with zipfile.ZipFile(path) as archive:
-            entries = _check_zip_entries(archive, shown, settings)
-            budget = settings.max_unzipped_bytes
-            for entry in entries:
-                relative = safe_relative_path(entry.filename, f"'{shown}'")
-                if relative is None:
-                    continue
-                destination = target.joinpath(*relative.parts)
-                if entry.is_dir():
+        archive = zipfile.ZipFile(path)
+    except UNREADABLE_ZIP as err:
+        raise _unreadable(shown, err) from err
+    budget, files = settings.max_unzipped_bytes, 0
+    with archive:
+        for entry in _checked_entries(archive, shown, settings):
+            what = f"Zip entry '{entry.filename}' in '{shown}'"
+            relative = safe_relative_path(entry.filename, what, "the archive")
+            if relative is None:
+                continue
+            destination = target.joinpath(*relative.parts)
+            if entry.is_dir():
+                try:
                     destination.mkdir(parents=True, exist_ok=True)
-                    continue
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(entry) as source:
-                    budget -= _copy_with_budget(source, destination, budget, f"'{shown}'",
-                                                settings.max_unzipped_bytes)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as err:
-        raise InputError(f"'{shown}' is not a readable zip archive ({err}); expected a .zip of one study "
-                         "folder, or the folder itself.") from err
+                except (FileExistsError, NotADirectoryError) as err:
+                    raise InputError(f"{what} is a folder where the archive already has a file of that name; "
+                                     "expected one study folder.") from err
+                continue
+            budget -= _write_within_budget(_member_chunks(archive, entry, shown), destination, budget, what,
+                                           _too_large(f"'{shown}'", settings.max_unzipped_bytes))[1]
+            files += 1
+    if not files:
+        raise InputError(f"'{shown}' is empty (no files among its {len(archive.filelist)} entries); expected a "
+                         f".zip of {STUDY}.")
 
 
 def _write_uploads(files: Sequence[UploadedFile], target: Path, settings: Settings) -> None:
+    """Write uploaded files at their sanitised paths; a lone uploaded zip is extracted in place of itself."""
     if len(files) > settings.max_zip_entries:
-        raise UploadTooLarge(f"The upload has {len(files):,} files; expected at most {settings.max_zip_entries:,} "
-                             "for one study (raise MGMT_MAX_ZIP_ENTRIES for larger ones).")
-    budget = settings.max_unzipped_bytes
+        raise UploadTooLarge(_too_many("The upload", len(files), settings.max_zip_entries))
+    budget, written = settings.max_unzipped_bytes, []
+    too_large = _too_large("The upload", settings.max_unzipped_bytes)
     for upload in files:
-        relative = safe_relative_path(upload.relative_path, "The upload")
+        what = f"Uploaded file '{upload.relative_path}'"
+        relative = safe_relative_path(upload.relative_path, what, "the upload")
         if relative is None:
             continue
-        destination = target.joinpath(*relative.parts)
-        destination.parent.mkdir(parents=True, exist_ok=True)
         content = upload.content
-        if isinstance(content, bytes | bytearray | memoryview):
-            if len(content) > budget:
-                raise UploadTooLarge(f"The upload is larger than {settings.max_unzipped_bytes:,} bytes; expected "
-                                     "one MRI study (raise MGMT_MAX_UNZIPPED_BYTES for larger ones).")
-            destination.write_bytes(content)
-            budget -= len(content)
+        if isinstance(content, bytes | bytearray):
+            chunks: Iterable[bytes] = [content]
         else:
-            budget -= _copy_with_budget(content, destination, budget, "The upload", settings.max_unzipped_bytes)
-    zips = [p for p in target.rglob("*") if p.is_file() and zipfile.is_zipfile(p)]
-    if len(zips) == 1 and sum(1 for p in target.rglob("*") if p.is_file()) == 1:
-        archive = zips[0]
-        extract_zip(archive, target / "study", settings, shown=archive.name)
-        archive.unlink()
+            chunks = iter(lambda c=content: c.read(CHUNK_BYTES), b"")
+        path, size = _write_within_budget(chunks, target.joinpath(*relative.parts), budget, what, too_large)
+        budget -= size
+        written.append((relative, path))
+    if not written:
+        raise InputError(f"The upload is empty (only {', '.join(f.relative_path for f in files[:3])}); "
+                         f"expected a .zip of {STUDY}, or its files.")
+    if len(written) == 1:
+        relative, path = written[0]
+        if zipfile.is_zipfile(path):
+            extract_zip(path, path.parent / path.stem, settings, shown=str(relative))
+            path.unlink()
+        elif path.suffix.lower() == ".zip":
+            raise _unreadable(str(relative), "no zip central directory found")
+
+
+def _copy_single_file(path: Path, target: Path, settings: Settings) -> None:
+    """Copy a lone non-zip file (e.g. one NIfTI) into the staging folder, within the byte limit."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"'{path.name}' is empty (0 bytes); expected a study folder, a .zip of one, or its files.")
+    if size > settings.max_unzipped_bytes:
+        raise UploadTooLarge(_too_large(f"'{path.name}'", settings.max_unzipped_bytes))
+    shutil.copyfile(path, target / path.name)
+
+
+def _has_files(folder: Path) -> bool:
+    return any(p.is_file() and not SKIPPED_NAMES.intersection(p.relative_to(folder).parts) for p in folder.rglob("*"))
 
 
 @contextmanager
 def staged(source: Path | str | Sequence[UploadedFile], settings: Settings | None = None) -> Iterator[Path]:
-    """Yield a folder holding the study: a folder as it is; a zip or uploaded files in a temporary folder.
+    """Yield a folder holding the study; anything staged in a temporary folder is removed when the block ends.
 
-    The temporary folder is removed when the block ends, also when it raises.
+    A folder is yielded as it is (no copy). A zip (recognised by content, not by name) is checked, then
+    extracted under ``<tmp>/<zip stem>/``. Another single file is copied into ``<tmp>/``. Uploaded files are
+    written at their sanitised relative paths (files sharing a path get ``~2``, ``~3`` before the extension);
+    a single uploaded zip is extracted like a zip path. The temporary folder (``mgmt-upload-*`` in
+    ``tempfile.gettempdir()``) is removed also when staging or the body of the ``with`` raises.
+    Nested zips are not opened.
     """
     settings = settings or get_settings()
     if isinstance(source, str | Path):
@@ -141,23 +232,26 @@ def staged(source: Path | str | Sequence[UploadedFile], settings: Settings | Non
         if not path.exists():
             raise InputError(f"'{path}' does not exist; expected a study folder, a .zip of one, or NIfTI files.")
         if path.is_dir():
+            if not _has_files(path):
+                raise InputError(f"'{path.name}' is empty; expected a study folder with the FLAIR, T1w, T1wCE "
+                                 "and T2w series (DICOM), or four NIfTI files.")
             yield path
             return
-    temporary = Path(tempfile.mkdtemp(prefix="mgmt-upload-"))
+        if not path.is_file():
+            raise InputError(f"'{path}' is not a regular file (it is a device, pipe or socket); expected a study "
+                             "folder, a .zip of one, or NIfTI files.")
+    temporary = Path(tempfile.mkdtemp(prefix="mgmt-upload-", dir=tempfile.gettempdir()))
     try:
-        if isinstance(source, str | Path):
-            path = Path(source)
-            if zipfile.is_zipfile(path):
-                extract_zip(path, temporary / path.stem, settings)
-            elif path.suffix.lower() == ".zip":
-                raise InputError(f"'{path.name}' is not a readable zip archive; expected a .zip of one study "
-                                 "folder, or the folder itself.")
-            else:
-                shutil.copy(path, temporary / path.name)
-        else:
+        if not isinstance(source, str | Path):
             if not source:
-                raise InputError("The upload is empty; expected a .zip of one study, its folder, or its files.")
+                raise InputError(f"The upload is empty (no files); expected a .zip of {STUDY}, or its files.")
             _write_uploads(source, temporary, settings)
+        elif zipfile.is_zipfile(path):
+            extract_zip(path, temporary / path.stem, settings)
+        elif path.suffix.lower() == ".zip":
+            raise _unreadable(path.name, "no zip central directory found")
+        else:
+            _copy_single_file(path, temporary, settings)
         yield temporary
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
