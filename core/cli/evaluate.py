@@ -13,6 +13,7 @@ from core.errors import InputError
 from core.figures import calibration_figure, roc_figure
 from core.inference import Predictor
 from core.ingest import load_study
+from core.model.card import write_heldout_section
 from core.train.dataset import find_cases, read_labels
 from core.train.metrics import calibration_curve, evaluate_predictions, roc_points
 
@@ -29,6 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="write metrics.json, predictions.csv, roc.html, "
                         "calibration.html here (default: DATA_DIR/evaluation)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--card", metavar="TEXT", help="write these results into the model folder's card as its "
+                        "held-out evaluation; TEXT describes the data (e.g. how it was generated)")
     parser.set_defaults(run=run)
 
 
@@ -60,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
         writer.writerows([int(c.case_id), c.label, f"{p:.6f}"] for c, p in zip(kept, probabilities, strict=True))
     roc_figure(roc_points(labels, probabilities), metrics).write_html(out / "roc.html", include_plotlyjs=True)
     calibration_figure(report["calibration"]).write_html(out / "calibration.html", include_plotlyjs=True)
+    if args.card:
+        if predictor.source.revision != "local":
+            raise InputError("--card writes into a local model folder; the model came from the Hub.")
+        data = args.data_dir.name
+        command = (f"python -m core evaluate {data} --labels {data}/{args.labels.name} "
+                   f"--model {predictor.source.folder.name} --json")
+        write_heldout_section(predictor.source.folder, metrics.to_json(), args.card, command)
     if args.json:
         print(json.dumps({k: report[k] for k in ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1",
                                                  "brier")}))

@@ -110,3 +110,30 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
         **{k: metrics[k] for k in ("auc", "accuracy", "threshold", "f1", "brier", "precision", "recall")},
         **{k: settings[k] for k in ("architecture", "widen_factor", "dropout")},
     ))
+
+
+HELDOUT_START, HELDOUT_END = "<!-- held-out evaluation -->", "<!-- end of held-out evaluation -->"
+
+
+def write_heldout_section(folder: Path, metrics: dict, data_description: str, command: str) -> None:
+    """Put (or replace) the held-out evaluation in the card, with the command that reproduces it exactly."""
+    card = folder / "README.md"
+    text = card.read_text() if card.exists() else ""
+    if HELDOUT_START in text:
+        text = text[:text.index(HELDOUT_START)].rstrip() + text[text.index(HELDOUT_END) + len(HELDOUT_END):]
+    low, high = metrics["auc_ci95"]
+    section = f"""{HELDOUT_START}
+## Held-out evaluation
+{data_description}: {metrics['n']} cases, never seen in training or model selection.
+
+| metric | value |
+|---|---|
+| ROC AUC | {metrics['auc']:.3f} (95% bootstrap interval {low:.3f} to {high:.3f}) |
+| accuracy at {metrics['threshold']} | {metrics['accuracy']:.3f} |
+| precision / recall / F1 | {metrics['precision']:.3f} / {metrics['recall']:.3f} / {metrics['f1']:.3f} |
+| Brier score | {metrics['brier']:.3f} |
+
+Reproduce: `{command}`
+{HELDOUT_END}
+"""
+    card.write_text(text.rstrip() + "\n\n" + section)
