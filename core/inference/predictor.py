@@ -36,7 +36,7 @@ class Prediction:
     label: str
     threshold: float
     uncertainty: dict[str, Any]
-    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid, 1 = where the logit rose most
+    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: evidence for ``label``, 1 = strongest
     prepared: PreparedStudy
     sequences: dict[str, dict[str, Any]]
     model: dict[str, str]
@@ -62,6 +62,18 @@ class Prediction:
         }
 
 
+class _BothClasses(torch.nn.Module):
+    """The one-logit network seen as two classes (-logit, +logit), so a map can explain either label."""
+
+    def __init__(self, model: MGMTNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logit = self.model(x)
+        return torch.cat([-logit, logit], dim=1)
+
+
 def device_for_inference() -> torch.device:
     """The GPU when one is present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,7 +89,10 @@ class Predictor:
         self.config = model.preprocessing
         # Grad-CAM++ (MONAI): localises the tumour far better than plain Grad-CAM on our trained models (see
         # MGMTNet.cam_layer); our own normalisation, since MONAI's default maps the maximum to 0.
-        self._cam = GradCAMpp(nn_module=self.model, target_layers=model.cam_layer, postprocessing=lambda m: m)
+        # .eval(): MONAI puts the wrapped module back in its previous mode after each map, and a fresh wrapper
+        # would be in training mode, switching dropout and batch norm on for every later prediction.
+        self._cam = GradCAMpp(nn_module=_BothClasses(self.model).eval(), target_layers=f"model.{model.cam_layer}",
+                              postprocessing=lambda m: m)
         self._lock = threading.Lock()
 
     @classmethod
@@ -124,23 +139,19 @@ class Predictor:
         )
 
     def _features_and_cam(self, x: torch.Tensor, with_cam: bool) -> tuple[torch.Tensor, np.ndarray | None]:
-        """Backbone features of the input and its left-right flip; Grad-CAM from the unflipped pass."""
+        """Backbone features of the input and its left-right flip; the class activation map of the predicted
+        class (evidence for the label shown), from Grad-CAM++ on the unflipped input."""
         flipped = torch.flip(x, dims=[2])  # grid axis 0 runs left-right (RAS)
-        if not with_cam:
-            with torch.no_grad(), self._autocast():
-                return self.model.backbone(torch.cat([x, flipped])).float(), None
-        captured: dict[str, torch.Tensor] = {}
-        hook = self.model.backbone.register_forward_hook(lambda _m, _i, out: captured.update(features=out.detach()))
-        try:
-            raw = self._cam(x, class_idx=0)
-        finally:
-            hook.remove()
         with torch.no_grad(), self._autocast():
-            flipped_features = self.model.backbone(flipped).float()
+            features = self.model.backbone(torch.cat([x, flipped])).float()
+        if not with_cam:
+            return features, None
+        with torch.no_grad():
+            predicted = int(torch.sigmoid(self.model.head(features)).mean() >= self.model.threshold)
+        raw = self._cam(x, class_idx=predicted)
         cam = raw[0, 0].detach().float().cpu().numpy()
         peak = float(cam.max())
-        cam = (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
-        return torch.cat([captured["features"].float(), flipped_features]), cam
+        return features, (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
 
     def _probabilities(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Per-augmentation probabilities (dropout off) and Monte-Carlo dropout samples (dropout on)."""

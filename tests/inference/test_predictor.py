@@ -43,7 +43,8 @@ def test_grad_cam_finds_the_region_the_model_responds_to() -> None:
     with torch.no_grad():  # a head built to respond to the cube: a linear discriminant of the features
         direction = model.backbone(positive) - model.backbone(negative)
         model.head[1].weight.copy_(direction / direction.norm())
-        model.head[1].bias.zero_()
+        midpoint = (model.backbone(positive) + model.backbone(negative)) / 2
+        model.head[1].bias.copy_(-(model.head[1].weight * midpoint).sum(dim=1))  # cube -> positive logit
     predictor = Predictor(model, ModelSource("test", "local", Path(".")))
     _, cam = predictor._features_and_cam(positive, with_cam=True)
     assert cam.shape == (96, 96, 96) and cam.max() == pytest.approx(1.0)
@@ -60,6 +61,7 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     study = load_study(synthetic_case)
     first, second = predictor.predict(study), predictor.predict(study, with_cam=False)
     assert 0.0 <= first.probability <= 1.0 and first.probability == pytest.approx(second.probability, abs=1e-6)
+    assert not predictor.model.training  # the activation map leaves the network in eval mode
     low, high = first.uncertainty["interval90"]
     assert low <= first.probability <= high and first.uncertainty["std"] > 0
     assert first.label == ("methylated" if first.probability >= 0.5 else "unmethylated")
@@ -101,3 +103,18 @@ def test_concurrent_callers_share_one_model_and_get_the_serial_answer(synthetic_
         results = list(pool.map(lambda _: predictor.predict(study), range(3)))
     assert all(r.probability == pytest.approx(serial, abs=1e-6) for r in results)
     assert all(float(r.cam.max()) == pytest.approx(1.0) for r in results)
+
+
+@pytest.mark.slow
+def test_bundled_model_activation_map_weighs_the_tumour_more_than_the_rest_of_the_brain(tmp_path: Path) -> None:
+    from tests.preprocess.test_skull import _true_mask_on_grid
+
+    predictor = Predictor.load()
+    ratios = []
+    for index in (3, 7, 20, 31, 42, 50):  # held-out cases (seed 2000, never used in training)
+        truth = write_case(tmp_path, index, seed=2000)
+        prediction = predictor.predict(load_study(tmp_path / "train" / truth.case_id))
+        tumour = _true_mask_on_grid(tmp_path / "masks" / f"{truth.case_id}_seg.nii.gz", prediction.prepared.grid)
+        elsewhere = ~tumour & prediction.prepared.brain_mask
+        ratios.append(float(prediction.cam[tumour].mean() / prediction.cam[elsewhere].mean()))
+    assert np.median(ratios) > 1.3, ratios
