@@ -79,8 +79,12 @@ def floor(root: Path) -> None:
         pydicom.dcmread(path).pixel_array  # noqa: B018 (decoding is the point)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def benchmark_setup(doc: str, prefix: str) -> tuple[argparse.Namespace, Path, Path]:
+    """Parse --repeats/--dir/--threads, set the thread count, and make sure the RSNA-size study exists.
+
+    Returns the arguments, the base folder (the cohort) and the study folder.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", type=Path, help="keep the study here (written once, reused afterwards)")
     parser.add_argument("--threads", type=int, default=2)
@@ -88,12 +92,17 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    base = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-ingest-"))
+    base = args.dir or Path(tempfile.mkdtemp(prefix=prefix))
     root = base / "train" / "00000"
     if not (root / "T2w").exists():
         started = time.perf_counter()
         write_rsna_size_study(base)
         print(f"wrote RSNA-size study in {time.perf_counter() - started:.1f} s: {root}")
+    return args, base, root
+
+
+def main() -> None:
+    args, base, root = benchmark_setup(__doc__, "mgmt-bench-ingest-")
     files = list(root.rglob("*.dcm"))
     size = sum(p.stat().st_size for p in files)
     print(f"study: {len(files)} files, {size / 1e6:.0f} MB; cpu threads: {args.threads}; repeats: {args.repeats}")

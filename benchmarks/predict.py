@@ -10,12 +10,10 @@ RSS of a fresh `python -m core predict` process on the same study (imports and m
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,22 +34,13 @@ def peak_rss_mb(study: Path, extra: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--dir", type=Path, help="keep the study here (written once, reused afterwards)")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
     import torch
-    from ingest import floor, write_rsna_size_study
+    from ingest import benchmark_setup, floor
 
     from core.inference import Predictor
     from core.ingest import load_study
 
-    torch.set_num_threads(args.threads)
-    base = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-predict-"))
-    study_dir = base / "train" / "00000"
-    if not (study_dir / "T2w").exists():
-        write_rsna_size_study(base)
+    args, _, study_dir = benchmark_setup(__doc__, "mgmt-bench-predict-")
     predictor = Predictor.load()
     floor(study_dir)  # warm the page cache
     runs: dict[str, list[dict[str, float]]] = {"with Grad-CAM": [], "without Grad-CAM": []}
