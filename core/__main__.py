@@ -6,9 +6,9 @@ import argparse
 import importlib
 import sys
 
-from core.errors import InputError
+from core.errors import InputError, ServiceUnavailable
 
-COMMANDS = ("synth", "inspect", "predict", "train", "tune", "evaluate")
+COMMANDS = ("synth", "inspect", "predict", "batch", "train", "tune", "evaluate")
 """Subcommands, each a module of ``core.cli`` with ``add_parser`` and ``run``."""
 
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except InputError as err:
+    except (InputError, ServiceUnavailable) as err:
         print(f"error: {err.user_message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

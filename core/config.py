@@ -29,6 +29,10 @@ class Settings:
     max_zip_entries: int
     max_voxels: int
     max_dimension: int
+    db_path: Path
+    api_token: str | None
+    admins: frozenset[str]
+    max_upload_bytes: int
 
     @property
     def salt_file(self) -> Path:
@@ -37,12 +41,18 @@ class Settings:
 
 def get_settings() -> Settings:
     """Read the settings from the environment now (cheap; call where needed, tests may change env)."""
+    data_dir = Path(os.environ.get("MGMT_DATA_DIR", "data"))
+    admins = os.environ.get("MGMT_ADMINS", "")
     return Settings(
-        data_dir=Path(os.environ.get("MGMT_DATA_DIR", "data")),
+        data_dir=data_dir,
         max_unzipped_bytes=_int_env("MGMT_MAX_UNZIPPED_BYTES", 2 * 1024**3),
         max_zip_entries=_int_env("MGMT_MAX_ZIP_ENTRIES", 5000),
         max_voxels=_int_env("MGMT_MAX_VOXELS", 300_000_000),
         max_dimension=_int_env("MGMT_MAX_DIMENSION", 2048),
+        db_path=Path(os.environ.get("MGMT_DB") or data_dir / "mgmt.duckdb"),
+        api_token=os.environ.get("MGMT_API_TOKEN") or None,
+        admins=frozenset(a.strip().lower() for a in admins.replace(";", ",").split(",") if a.strip()),
+        max_upload_bytes=_int_env("MGMT_MAX_UPLOAD_MB", 1024) * 1024**2,
     )
 
 

@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.inference import Predictor
 from core.inference.predictor import RESEARCH_NOTICE
-from core.ingest import load_study
+from core.service import Service
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,24 +24,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "or MGMT_MODEL_REPO)")
     parser.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit (default: MGMT_MODEL_REVISION)")
     parser.add_argument("--no-log", action="store_true",
-                        help="do not record the prediction in the prediction log (the log comes with the dashboard's "
-                             "DuckDB store; until then predict records nothing either way)")
+                        help="do not record this prediction in the prediction log (the DuckDB file MGMT_DB, default "
+                             "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    predictor = Predictor.load(args.model, args.revision)
+    service = Service(model=args.model, revision=args.revision, import_cohort=False).start(background=False)
     loaded = time.perf_counter()
     progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
-    progress("reading series")
-    study = load_study(args.path)
-    read = time.perf_counter()
-    prediction = predictor.predict(study, with_cam=not args.no_cam, progress=progress)
-    report = prediction.to_json()
-    report["timings_s"] = {"load_model": round(loaded - started, 4), "read": round(read - loaded, 4),
-                           **report["timings_s"], "total": round(time.perf_counter() - started, 4)}
+    report = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
+                             progress=progress).report
+    stages = {k: v for k, v in report["timings_s"].items() if k != "total"}
+    report["timings_s"] = {"load_model": round(loaded - started, 4), **stages,
+                           "total": round(time.perf_counter() - started, 4)}
+    if not args.no_log and not report["logged"]:
+        print(f"warning: the prediction was not logged: '{service.store.path}' stayed busy", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

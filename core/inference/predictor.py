@@ -110,7 +110,7 @@ class Predictor:
         progress("model")
         with self._lock:
             started = time.perf_counter()
-            features, cam = self._features_and_cam(x, with_cam)
+            features, cam = self._features_and_cam(x, with_cam, progress)
             probabilities, samples = self._probabilities(features)
             timings["model_and_cam" if with_cam else "model"] = time.perf_counter() - started
         probability = float(probabilities.mean())
@@ -138,7 +138,8 @@ class Predictor:
             warnings=tuple(study.warnings) + prepared.warnings,
         )
 
-    def _features_and_cam(self, x: torch.Tensor, with_cam: bool) -> tuple[torch.Tensor, np.ndarray | None]:
+    def _features_and_cam(self, x: torch.Tensor, with_cam: bool,
+                          progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
         """Backbone features of the input and its left-right flip; the class activation map of the predicted
         class (evidence for the label shown), from Grad-CAM++ on the unflipped input."""
         flipped = torch.flip(x, dims=[2])  # grid axis 0 runs left-right (RAS)
@@ -148,6 +149,8 @@ class Predictor:
             return features, None
         with torch.no_grad():
             predicted = int(torch.sigmoid(self.model.head(features)).mean() >= self.model.threshold)
+        if progress:
+            progress("Grad-CAM")
         raw = self._cam(x, class_idx=predicted)
         cam = raw[0, 0].detach().float().cpu().numpy()
         peak = float(cam.max())

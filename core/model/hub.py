@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import InputError
+from core.errors import ModelUnavailable
 from core.model.network import MGMTNet
 
 BUNDLED = Path(__file__).resolve().parents[2] / "weights"
@@ -22,9 +22,6 @@ BUNDLED = Path(__file__).resolve().parents[2] / "weights"
 FILES = ("config.json", "model.safetensors")
 HUB_TIMEOUT_S = 4.0
 
-
-class ModelUnavailable(InputError):
-    """The model named by settings or the command line cannot be loaded (missing, unreachable, mismatched)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,13 @@ class ModelSource:
     repo: str
     revision: str
     folder: Path
+
+    @property
+    def display_name(self) -> str:
+        """How pages name the model: the Hub repo, or the local folder ("bundled weights/" for the default)."""
+        if self.folder.resolve() == BUNDLED.resolve():
+            return "bundled weights/"
+        return self.repo
 
 
 def _is_repo_id(name: str) -> bool:

@@ -1,0 +1,109 @@
+"""``python -m core batch DATA_DIR``: score every study folder of a cohort into the DuckDB cohort tables.
+
+The cohort is then shown beside the model's training cohort on the dashboard. A study that cannot be read
+is listed and skipped; the rest are scored (preprocessing on ``--workers`` threads, model passes one at a
+time) and written in one transaction, replacing an earlier cohort of the same name and model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from core.config import get_settings
+from core.errors import InputError
+from core.inference import Predictor
+from core.inference.predictor import RESEARCH_NOTICE
+from core.ingest import load_study
+from core.store import Store
+from core.train.dataset import find_cases, read_labels
+from core.train.metrics import auc, bootstrap_auc_interval
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "batch", help="score every study of a cohort folder into the DuckDB cohort tables",
+        description="Run the model on every study folder of DATA_DIR (RSNA layout: DATA_DIR/train/<id>/ or "
+                    f"DATA_DIR/<id>/) and store the probabilities as a cohort (MGMT_DB). {RESEARCH_NOTICE}")
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    parser.add_argument("--labels", type=Path, metavar="CSV", help="BraTS21ID,MGMT_value: score only the labelled "
+                        "cases and report the ROC AUC (default: every case folder, labels unknown)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="studies read and preprocessed at once "
+                        "(default 1)")
+    parser.add_argument("--model", metavar="REPO_OR_DIR", help="model folder or Hub repo (default: weights/, "
+                        "or MGMT_MODEL_REPO)")
+    parser.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit (default: MGMT_MODEL_REVISION)")
+    parser.add_argument("--name", metavar="NAME", help="cohort name (default: the name of DATA_DIR)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def study_folders(data_dir: Path, labels_csv: Path | None) -> tuple[dict[str, Path], dict[str, int], list[str]]:
+    """The study folder of each case to score, the labels known (none without a CSV), and what was passed over."""
+    if labels_csv is not None:
+        cases, skipped = find_cases(data_dir, read_labels(labels_csv))
+        return {c.case_id: c.folder for c in cases}, {c.case_id: c.label for c in cases}, skipped
+    root = data_dir / "train" if (data_dir / "train").is_dir() else data_dir
+    if not root.is_dir():
+        raise InputError(f"'{data_dir}' is not a folder; expected study folders, in the RSNA layout "
+                         "train/<id>/<sequence>/ or <id>/<sequence>/.")
+    folders = {f.name: f for f in sorted(root.iterdir()) if f.is_dir() and not f.name.startswith(".")}
+    if not folders:
+        raise InputError(f"'{root}' holds no study folder; expected one folder per case, e.g. {root / '00000'}.")
+    return folders, {}, []
+
+
+def score(folders: dict[str, Path], predictor: Predictor, workers: int,
+          quiet: bool) -> tuple[dict[str, float], list[str]]:
+    """Probability of each case that reads (by case id), and one line per case that does not."""
+    def probability(folder: Path) -> float:
+        return predictor.predict(load_study(folder), with_cam=False).probability
+
+    probabilities, failed = {}, []
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="batch")
+    try:
+        futures = {pool.submit(probability, folder): case for case, folder in folders.items()}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="batch", unit="case", disable=quiet):
+            try:
+                probabilities[futures[future]] = future.result()
+            except InputError as err:
+                failed.append(f"{futures[future]}: {err.user_message.splitlines()[0]}")
+    finally:
+        pool.shutdown(cancel_futures=True)  # on Ctrl-C or a bug, the queued studies are not read any more
+    return probabilities, sorted(failed)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise InputError(f"--workers is {args.workers}; expected at least 1.")
+    folders, labels, skipped = study_folders(args.data_dir, args.labels)
+    name = args.name or args.data_dir.resolve().name
+    store = Store(get_settings().db_path)  # opened first: a busy or foreign file fails before the scoring
+    predictor = Predictor.load(args.model, args.revision)
+    source = predictor.source
+    store.import_training_cohort(source, predictor.model.metrics)
+    probabilities, failed = score(folders, predictor, args.workers, args.quiet)
+    for line in skipped + failed:
+        print(f"skipped {line}", file=sys.stderr)
+    if not probabilities:
+        raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {(skipped + failed)[0]}")
+    scored = [case for case in folders if case in probabilities]
+    frame = pd.DataFrame({"case": scored, "fold": [None] * len(scored), "label": [labels.get(c) for c in scored],
+                          "probability": [probabilities[c] for c in scored]})
+    written = store.replace_cohort(name, source.repo, source.revision, frame)
+    print(f"scored {written} case(s) of '{args.data_dir}' into cohort '{name}' of {source.repo} @ "
+          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}")
+    if labels:
+        truth, scores = frame["label"].to_numpy(int), frame["probability"].to_numpy()
+        if len(set(truth)) < 2:
+            print(f"ROC AUC undefined: all {len(truth)} scored cases have label {truth[0]}")
+        else:
+            low, high = bootstrap_auc_interval(truth, scores)
+            print(f"ROC AUC {auc(truth, scores):.3f} (95% CI {low:.3f}-{high:.3f}) on {len(truth)} labelled cases")
+    print(RESEARCH_NOTICE)
+    return 0

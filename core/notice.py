@@ -1,0 +1,22 @@
+"""What every page, report and API answer says about the limits of this tool (research use only)."""
+
+from __future__ import annotations
+
+RESEARCH_NOTICE = (
+    "Research use only. Not a medical device; never use it for diagnosis or treatment decisions. "
+    "Predicting MGMT status from MRI is close to chance in the literature (best competition AUC 0.62)."
+)
+PUBLISHED_CONTEXT = (
+    "On real data, MRI-based MGMT prediction is close to chance: the best private-leaderboard AUC of the "
+    "RSNA-MICCAI 2021 Brain Tumor Radiogenomic Classification competition was 0.62174 (a MONAI resnet10 on "
+    "T1wCE), and that winning model reached an AUC of 0.562 on an external hospital cohort (Kim et al., "
+    "Cancers 2022)."
+)
+BEST_COMPETITION_AUC = 0.62174
+EXTERNAL_COHORT_AUC = 0.562
+STORAGE_NOTICE = (
+    "Uploads are deleted as soon as each prediction is done. The prediction log keeps, per attempt: the time, "
+    "the signed-in user (or 'anonymous'), a salted one-way hash of the study, the probability and its interval, "
+    "the model and its revision, timings and the status; never a patient name, identifier, birth date or image. "
+    "Log rows are kept until an administrator purges them (python -m core purge --days N)."
+)

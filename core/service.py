@@ -1,0 +1,204 @@
+"""The process's one model and one store, shared by the pages, the REST API and the command line.
+
+A prediction goes: stage the upload -> read the series -> preprocess -> model (+ Grad-CAM) -> log. Every
+attempt is logged (ok, rejected input, or failure) with its timings and provenance, never with a patient
+identifier; the staging folder is removed before the call returns, whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.config import Settings, get_settings
+from core.errors import InputError, ModelUnavailable
+from core.ingest import UploadedFile, read_study_folder, staged
+from core.ingest.gc_pause import collector_paused
+from core.store import PredictionRecord, Store
+
+if TYPE_CHECKING:  # torch and MONAI load with the model, in the background, so the server is up at once
+    from core.inference import Prediction, Predictor
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+Source = Path | str | Sequence[UploadedFile]
+
+STAGES = ("staging", "reading series", "preprocessing", "model", "Grad-CAM")
+"""The stages a prediction reports through ``progress``, in order."""
+MODEL_WAIT_S = 120.0
+"""How long a request waits for the model that is still loading in the background."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished prediction and its JSON report (the object ``predict --json`` and the REST API return)."""
+
+    prediction: Prediction
+    report: dict[str, Any]
+
+
+def redact(message: str) -> str:
+    """An error message fit for the log: quoted names (files, folders, descriptions) replaced by '…'."""
+    return re.sub(r"'[^']*'", "'…'", message)[:500]
+
+
+class Service:
+    """One loaded model and one prediction store; model loading can run in the background."""
+
+    def __init__(self, settings: Settings | None = None, model: str | None = None, revision: str | None = None,
+                 store: Store | None = None, import_cohort: bool = True) -> None:
+        self.settings = settings or get_settings()
+        self._import_cohort = import_cohort
+        self._model_args = (model, revision)
+        self._store = store
+        self._predictor: Predictor | None = None
+        self._model_error: InputError | None = None
+        self._loaded = threading.Event()
+        self._start_lock = threading.Lock()
+        self._started = False
+        self.load_seconds: float | None = None
+
+    @property
+    def store(self) -> Store:
+        """The prediction log and cohort tables (opened on first use)."""
+        if self._store is None:
+            with self._start_lock:
+                if self._store is None:
+                    self._store = Store(self.settings.db_path)
+        return self._store
+
+    def start(self, background: bool = True) -> Service:
+        """Begin loading the model (once); with ``background`` the caller does not wait for it."""
+        with self._start_lock:
+            if self._started:
+                return self
+            self._started = True
+        if background:
+            threading.Thread(target=self._load, name="model-loader", daemon=True).start()
+        else:
+            self._load()
+        return self
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            from core.inference import Predictor
+
+            self._predictor = Predictor.load(*self._model_args)
+            self.load_seconds = time.perf_counter() - started
+            if self._import_cohort:
+                self._import_training_cohort(self._predictor)
+        except InputError as err:
+            self._model_error = err
+        finally:
+            self._loaded.set()
+
+    def _import_training_cohort(self, predictor: Predictor) -> None:
+        """The model's out-of-fold predictions into the store, for the Cohort page; a store problem is logged,
+        it does not make the model unusable."""
+        try:
+            self.store.import_training_cohort(predictor.source, predictor.model.metrics)
+        except InputError as err:
+            logger.warning("The training cohort was not loaded into the store: %s", err.user_message)
+
+    def predictor(self, timeout: float | None = MODEL_WAIT_S) -> Predictor:
+        """The loaded predictor, waiting for a background load; ModelUnavailable when it could not load."""
+        self.start()
+        if not self._loaded.wait(timeout):
+            raise ModelUnavailable(f"The model is still loading after {timeout:.0f} s; try again in a minute.")
+        if self._model_error is not None:
+            raise self._model_error
+        assert self._predictor is not None
+        return self._predictor
+
+    def model_status(self) -> dict[str, Any]:
+        """``state`` (loading, ready, failed), and the repo and revision once loaded, or the error."""
+        if not self._loaded.is_set():
+            return {"state": "loading"}
+        if self._model_error is not None:
+            return {"state": "failed", "error": self._model_error.user_message}
+        assert self._predictor is not None
+        source = self._predictor.source
+        return {"state": "ready", "repo": source.repo, "revision": source.revision,
+                "load_seconds": round(self.load_seconds or 0.0, 3)}
+
+    def predict(self, source: Source, *, user: str = "anonymous", channel: str = "app", with_cam: bool = True,
+                progress: Progress | None = None, log: bool = True) -> Outcome:
+        """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix."""
+        progress = progress or (lambda stage: None)
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        predictor: Predictor | None = None
+        try:
+            predictor = self.predictor()
+            progress("staging")
+            with staged(source, self.settings) as folder, collector_paused():
+                timings["staging"] = time.perf_counter() - started
+                progress("reading series")
+                shown = Path(source).name if isinstance(source, str | Path) else "upload"
+                study = read_study_folder(folder, shown, self.settings)
+            timings["read"] = time.perf_counter() - started - timings["staging"]
+            prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
+        except InputError as err:
+            if log:
+                self._log_failure(predictor, user, channel, "rejected", err.user_message, timings, started)
+            raise
+        except Exception as err:
+            if log:
+                self._log_failure(predictor, user, channel, "failed", f"{type(err).__name__}: {err}", timings,
+                                  started)
+            raise
+        report = prediction.to_json()
+        report["timings_s"] = {**{k: round(v, 4) for k, v in timings.items()}, **report["timings_s"],
+                               "total": round(time.perf_counter() - started, 4)}
+        report["logged"] = bool(log) and self._log_success(prediction, report, user, channel)
+        return Outcome(prediction, report)
+
+    def _log_success(self, prediction: Prediction, report: dict[str, Any], user: str, channel: str) -> bool:
+        low, high = prediction.uncertainty["interval90"]
+        record = PredictionRecord(
+            channel=channel, user=user, status="ok", study_hash=prediction.study_hash,
+            probability=prediction.probability, label=prediction.label,
+            uncertainty_std=prediction.uncertainty["std"], interval_low=low, interval_high=high,
+            model_repo=prediction.model["repo"], model_revision=prediction.model["revision"],
+            preprocessing_version=prediction.preprocessing_version, timings_s=report["timings_s"], error=None)
+        return self.store.log_prediction(record) is not None
+
+    def _log_failure(self, predictor: Predictor | None, user: str, channel: str, status: str, message: str,
+                     timings: dict[str, float], started: float) -> None:
+        source = predictor.source if predictor else None
+        record = PredictionRecord(
+            channel=channel, user=user, status=status, study_hash=None, probability=None, label=None,
+            uncertainty_std=None, interval_low=None, interval_high=None,
+            model_repo=source.repo if source else "", model_revision=source.revision if source else "",
+            preprocessing_version=str(predictor.config["version"]) if predictor else None,
+            timings_s={**{k: round(v, 4) for k, v in timings.items()},
+                       "total": round(time.perf_counter() - started, 4)},
+            error=redact(message))
+        self.store.log_prediction(record)
+
+
+_service: Service | None = None
+_service_lock = threading.Lock()
+
+
+def get_service() -> Service:
+    """The process-wide service (created on first use; model loading starts in the background)."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = Service().start()
+        return _service
+
+
+def reset_service(service: Service | None = None) -> None:
+    """Replace the process-wide service (tests; settings changed)."""
+    global _service
+    with _service_lock:
+        _service = service

@@ -1,0 +1,108 @@
+"""The prediction log: one row per attempt (ok, rejected upload, failure), with timings and provenance.
+
+A row holds the salted study hash the Study carries and nothing else about the patient; error messages
+arrive already redacted (``core.service.redact``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core.errors import InputError
+from core.store.schema import utc_naive
+
+STATUSES = ("ok", "rejected", "failed")
+"""ok: a probability was returned; rejected: an InputError (the user's upload); failed: a bug."""
+COLUMNS = ("id", "time", "channel", "user", "study_hash", "probability", "label", "uncertainty_std", "interval_low",
+           "interval_high", "model_repo", "model_revision", "preprocessing_version", "timings_s", "status", "error")
+"""The columns of ``Store.predictions()``, in order."""
+_WRITTEN = COLUMNS[1:]
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One prediction attempt as the log keeps it."""
+
+    channel: str  # "app", "api", "cli"
+    user: str  # "anonymous" for the open demo
+    status: str  # one of STATUSES
+    study_hash: str | None
+    probability: float | None
+    label: str | None
+    uncertainty_std: float | None
+    interval_low: float | None
+    interval_high: float | None
+    model_repo: str
+    model_revision: str
+    preprocessing_version: str | None
+    timings_s: dict[str, float]
+    error: str | None
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"PredictionRecord status is {self.status!r}; expected one of {', '.join(STATUSES)}.")
+
+    def row(self) -> list[Any]:
+        """The values of the written columns, in their order (time in UTC, timings as JSON text)."""
+        values = {name: getattr(self, name) for name in _WRITTEN}
+        values["time"] = utc_naive(self.time)
+        values["timings_s"] = json.dumps(self.timings_s)
+        return [values[name] for name in _WRITTEN]
+
+
+def insert(connection: duckdb.DuckDBPyConnection, record: PredictionRecord) -> int:
+    """Append ``record``; the new row's id."""
+    names = ", ".join(f'"{name}"' for name in _WRITTEN)
+    placeholders = ", ".join("?" for _ in _WRITTEN)
+    row = connection.execute(f"INSERT INTO predictions ({names}) VALUES ({placeholders}) RETURNING id",
+                             record.row()).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _checked_status(status: str) -> str:
+    if status not in STATUSES:
+        close = difflib.get_close_matches(status, STATUSES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise InputError(f"Status filter is '{status}'; expected one of {', '.join(STATUSES)}{hint}.")
+    return status
+
+
+def select(connection: duckdb.DuckDBPyConnection, limit: int, *, status: str | None, user: str | None,
+           since: datetime | None, model_revision: str | None) -> pd.DataFrame:
+    """Rows matching every given filter, newest first, at most ``limit``; ``time`` as UTC timestamps."""
+    if limit < 1:
+        raise InputError(f"Limit is {limit}; expected at least 1 row.")
+    conditions, parameters = [], []
+    filters = {"status": _checked_status(status) if status is not None else None, "user": user,
+               "model_revision": model_revision}
+    for name, value in filters.items():
+        if value is not None:
+            conditions.append(f'"{name}" = ?')
+            parameters.append(value)
+    if since is not None:
+        conditions.append("time >= ?")
+        parameters.append(utc_naive(since))
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    names = ", ".join(f'"{name}"' for name in COLUMNS)
+    frame = connection.execute(f"SELECT {names} FROM predictions {where} ORDER BY time DESC, id DESC LIMIT ?",
+                               [*parameters, int(limit)]).df()
+    frame["time"] = frame["time"].dt.tz_localize("UTC")
+    return frame
+
+
+def delete_older_than(connection: duckdb.DuckDBPyConnection, days: float) -> int:
+    """Delete log rows older than ``days``; how many went."""
+    if not days >= 0:
+        raise InputError(f"Purge age is {days} days; expected 0 or more.")
+    cutoff = utc_naive(datetime.now(UTC) - timedelta(days=days))
+    row = connection.execute("DELETE FROM predictions WHERE time < ?", [cutoff]).fetchone()  # (rows deleted,)
+    return int(row[0]) if row else 0
