@@ -1,0 +1,112 @@
+"""The border of the REST API: bearer-token check first, then every failure as JSON ``{"error": message}``.
+
+User errors (``InputError``) answer 400, oversize uploads 413, a model or database that cannot serve now 503,
+Starlette's own refusals (404, 405) keep their status; anything else is a bug: 500 with a reference, and the
+traceback in the server log (frames and exception types, messages with quoted names redacted; never the upload).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import traceback
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.config import get_settings
+from core.errors import InputError, ModelUnavailable, ServiceUnavailable, UploadTooLarge
+from core.service import redact
+from core.store import StoreBusy
+
+LOGGER = logging.getLogger(__name__)
+RETRY_AFTER_S = 30
+"""What a 503 tells clients to wait before asking again (the model may still be loading)."""
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The API's one error shape."""
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def unauthorised(scope: Scope) -> JSONResponse | None:
+    """A 401 when ``MGMT_API_TOKEN`` is set (read now) and the request lacks ``Authorization: Bearer <it>``."""
+    token = get_settings().api_token
+    if token is None:
+        return None
+    scheme, _, provided = Headers(scope=scope).get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(provided.strip().encode(), token.encode()):
+        return None
+    if not scheme:
+        return error_response(401, "This API needs a token: send the header 'Authorization: Bearer <token>' "
+                                   "with the value of MGMT_API_TOKEN.",
+                              {"WWW-Authenticate": 'Bearer realm="mgmt-api"'})
+    return error_response(401, "The bearer token was not accepted; expected 'Authorization: Bearer <token>' "
+                               "with the value of MGMT_API_TOKEN.",
+                          {"WWW-Authenticate": 'Bearer realm="mgmt-api", error="invalid_token"'})
+
+
+def log_bug(err: BaseException, scope: Scope, reference: str) -> None:
+    """Log an unexpected failure: exception types, redacted messages and frames, never local values."""
+    lines: list[str] = []
+    current: BaseException | None = err
+    while current is not None and len(lines) < 200:
+        lines.append(f"{type(current).__name__}: {redact(str(current))}")
+        lines.extend(line.rstrip() for line in traceback.format_tb(current.__traceback__))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    LOGGER.error("API %s %s failed (reference %s)\n%s", scope.get("method"), scope.get("path"), reference,
+                 "\n".join(lines))
+
+
+def failure_response(err: Exception, scope: Scope) -> JSONResponse:
+    """The JSON answer for an exception raised while handling an API request."""
+    if isinstance(err, UploadTooLarge):
+        return error_response(413, err.user_message)
+    if isinstance(err, ModelUnavailable | StoreBusy):
+        return error_response(503, err.user_message, {"Retry-After": str(RETRY_AFTER_S)})
+    if isinstance(err, ServiceUnavailable):
+        return error_response(503, err.user_message, {"Retry-After": str(err.retry_after_s)})
+    if isinstance(err, InputError):
+        return error_response(400, err.user_message)
+    if isinstance(err, HTTPException):
+        return error_response(err.status_code, str(err.detail), dict(err.headers or {}))
+    reference = secrets.token_hex(4)
+    log_bug(err, scope, reference)
+    return error_response(500, f"internal error (reference {reference}); the server log has the details. "
+                               "This is a bug, not a problem with the upload.")
+
+
+class ApiGuard:
+    """ASGI middleware around the ``/api`` routes: authentication, then JSON errors for whatever they raise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            refusal = unauthorised(scope)  # before anything of the body is read
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await self.app(scope, receive, tracked_send)
+        except ClientDisconnect:
+            LOGGER.info("API %s %s: the client went away before its upload arrived", scope.get("method"),
+                        scope.get("path"))
+        except Exception as err:
+            if started:  # too late for another answer; let the server close the connection
+                raise
+            await failure_response(err, scope)(scope, receive, send)

@@ -1,0 +1,87 @@
+"""The endpoints: health, predict (an upload -> the report of ``predict --json``), and the prediction log.
+
+Work that blocks (a prediction, a DuckDB query) runs in worker threads so the server keeps answering. Predictions
+get their own limit of threads: Streamlit sizes AnyIO's shared pool (28) for static files, and two CPU-bound
+studies at once already fill this machine; further requests wait for a slot.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+import anyio
+import pandas as pd
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from core.api.upload import received_files
+from core.config import get_settings
+from core.errors import InputError
+from core.notice import RESEARCH_NOTICE
+from core.service import get_service
+
+PREDICTION_SLOTS = 2
+"""Predictions running at once (preprocessing runs in parallel; the model passes take turns)."""
+LOG_LIMIT_DEFAULT = 100
+LOG_LIMIT_MAX = 1000
+HEALTH_STATUS = {"ready": "ok", "loading": "loading", "failed": "unavailable"}
+"""The service's status for each model state; only a failed model makes the health check fail (503)."""
+
+_slots: anyio.CapacityLimiter | None = None
+
+
+def prediction_slots() -> anyio.CapacityLimiter:
+    """The limiter of prediction threads (made on first use, inside the server's event loop)."""
+    global _slots
+    if _slots is None:
+        _slots = anyio.CapacityLimiter(PREDICTION_SLOTS)
+    return _slots
+
+
+async def health(request: Request) -> JSONResponse:
+    """``GET /api/health``: the service answers; the model's state, repo and revision; the research notice."""
+    model = get_service().model_status()
+    status = HEALTH_STATUS.get(model["state"], "unavailable")
+    return JSONResponse({"status": status, "model": model, "notice": RESEARCH_NOTICE},
+                        status_code=503 if status == "unavailable" else 200)
+
+
+async def predict(request: Request) -> JSONResponse:
+    """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``."""
+    service = get_service()
+    async with received_files(request, get_settings()) as files:
+        outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api"),
+                                                 limiter=prediction_slots())
+    return JSONResponse(outcome.report)
+
+
+def log_limit(raw: str | None) -> int:
+    """The ``limit`` query parameter: a whole number from 1 to LOG_LIMIT_MAX (default LOG_LIMIT_DEFAULT)."""
+    if raw is None:
+        return LOG_LIMIT_DEFAULT
+    text = raw.strip()
+    if not text.isdigit() or not 1 <= int(text) <= LOG_LIMIT_MAX:
+        raise InputError(f"limit={raw!r} is not usable; expected a whole number from 1 to {LOG_LIMIT_MAX}.")
+    return int(text)
+
+
+def prediction_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The log's rows as JSON objects: ISO times, null for missing values, ``timings_s`` as an object."""
+    rows = json.loads(frame.to_json(orient="records", date_format="iso"))
+    for row in rows:
+        if isinstance(row.get("timings_s"), str):
+            try:
+                row["timings_s"] = json.loads(row["timings_s"])
+            except ValueError:
+                pass  # kept as the text the store holds
+    return rows
+
+
+async def predictions(request: Request) -> JSONResponse:
+    """``GET /api/predictions?limit=N``: the prediction log, newest first."""
+    limit = log_limit(request.query_params.get("limit"))
+    frame = await run_in_threadpool(get_service().store.predictions, limit=limit)
+    return JSONResponse(prediction_rows(frame))
