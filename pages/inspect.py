@@ -31,7 +31,7 @@ if uploads:
          "identified by": s["identified_by"]}
         for name, s in summary["sequences"].items()
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
     for warning in study.warnings:
         st.warning(warning)
     with st.expander("RAS affines (voxel to world millimetres)"):

@@ -1,24 +1,122 @@
-"""The Streamlit app renders its pages without exceptions and says it is for research only."""
+"""The Streamlit pages, run in-process with AppTest: they render, predict, show the cohort, and guard History."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.examples import EXAMPLES, example_study
+from core.inference import Predictor
+from core.ingest import load_study
+
 ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("pages/predict.py", "pages/cohort.py", "pages/model.py", "pages/history.py", "pages/inspect.py")
+BUNDLED_METRICS = json.loads((ROOT / "weights" / "config.json").read_text())["metrics"]
+AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-secret",
+                 "client_id": "id", "client_secret": "secret",
+                 "server_metadata_url": "https://idp.invalid/.well-known/openid-configuration"}}
 
 
-def test_home_renders_with_the_research_notice() -> None:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+def app_test() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+
+
+def signed_in(monkeypatch: pytest.MonkeyPatch, email: str, admins: str) -> AppTest:
+    """The app with sign-in configured, run once for ``email`` signed in, with ``admins`` as MGMT_ADMINS."""
+    monkeypatch.setenv("MGMT_ADMINS", admins)
+    app = app_test()
+    app.secrets.update(AUTH)
+    app.user = {"is_logged_in": True, "email": email}
+    return app.run()
+
+
+def metrics_of(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def test_home_states_the_research_notice_and_the_models_cross_validated_auc() -> None:
+    app = app_test().run()
     assert not app.exception
-    assert any("Research use only" in w.value for w in app.warning)
     assert app.title[0].value == "MGMT promoter methylation from brain MRI"
+    assert any("Research use only" in warning.value for warning in app.warning)
+    assert metrics_of(app)["Cross-validated AUC (5-fold)"] == f"{BUNDLED_METRICS['auc']:.3f}"
+    assert metrics_of(app)["Revision"] == "local"
 
 
-def test_inspect_page_renders_its_uploader() -> None:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    app.run()
-    app.switch_page("pages/inspect.py").run()
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(page: str) -> None:
+    app = app_test().run()
+    app.switch_page(page).run()
     assert not app.exception
-    assert app.title[0].value == "Inspect a study"
+    assert app.title[0].value != "MGMT promoter methylation from brain MRI"  # the page itself, not Home
+
+
+@pytest.mark.slow
+def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
+    app = app_test().run()
+    app.switch_page("pages/predict.py").run()
+    app.selectbox[0].select("case-10").run()
+    app.button(key="predict").click().run()
+    assert not app.exception
+    assert not app.error
+    expected = Predictor.load().predict(load_study(example_study("case-10")), with_cam=False).probability
+    assert metrics_of(app)["P(methylated)"] == f"{expected:.3f}"
+    assert app.session_state["outcome"].report["label"] == ("methylated" if expected >= 0.5 else "unmethylated")
+    assert app.session_state["outcome"].prediction.cam is not None
+    assert [tab.label for tab in app.tabs] == ["Axial", "Coronal", "Sagittal"]
+    assert EXAMPLES["case-10"].truth == "unmethylated"
+
+
+def test_cohort_page_shows_the_training_cohorts_auc_and_size() -> None:
+    app = app_test().run()
+    app.switch_page("pages/cohort.py").run()
+    assert not app.exception
+    shown = metrics_of(app)
+    assert shown["Cases"] == str(BUNDLED_METRICS["n"])
+    assert shown["ROC AUC"] == f"{BUNDLED_METRICS['auc']:.3f}"
+    assert app.selectbox[0].value == "training (out-of-fold)"
+
+
+def test_confusion_matrix_follows_the_threshold_slider() -> None:
+    app = app_test().run()
+    app.switch_page("pages/cohort.py").run()
+    app.slider[0].set_value(0.5).run()
+    at_half = [c.value for c in app.caption if c.value.startswith("At 0.50")][0]
+    confusion = BUNDLED_METRICS["confusion"]
+    sensitivity = confusion["tp"] / (confusion["tp"] + confusion["fn"])
+    assert f"sensitivity {sensitivity:.2f}" in at_half
+    app.slider[0].set_value(0.99).run()
+    assert any(c.value.startswith("At 0.99: sensitivity 0.0") for c in app.caption)
+
+
+def test_history_is_hidden_from_a_signed_in_visitor_who_is_not_an_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = signed_in(monkeypatch, "visitor@example.org", admins="admin@example.org")
+    assert not app.exception
+    assert app.session_state["admin"] is False
+    with pytest.raises(ValueError, match="pages/predict.py") as refused:  # History is not among the pages
+        app.switch_page("pages/history.py")
+    assert "history.py" not in str(refused.value).split("Known pages")[1]
+
+
+def test_history_is_shown_to_an_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = signed_in(monkeypatch, "admin@example.org", admins="someone@example.org, Admin@Example.org")
+    app.switch_page("pages/history.py").run()
+    assert not app.exception
+    assert app.title[0].value == "History"
+    assert "Predictions" in metrics_of(app)
+
+
+def test_signed_out_visitors_see_only_home_and_model_when_auth_is_configured() -> None:
+    app = app_test()
+    app.secrets.update(AUTH)
+    app.user = {"is_logged_in": False}
+    app.run()
+    assert not app.exception
+    assert app.session_state["user"] == "anonymous"
+    with pytest.raises(ValueError, match="Known pages") as refused:
+        app.switch_page("pages/predict.py")
+    known = str(refused.value).split("Known pages")[1]
+    assert "home.py" in known and "model.py" in known and "predict.py" not in known

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 TRAINED_CARD = """---
@@ -101,3 +103,28 @@ Reproduce: `{command}`
 {HELDOUT_END}
 """
     card.write_text(text.rstrip() + "\n\n" + section)
+
+
+@dataclass(frozen=True)
+class Card:
+    """A model card split into its YAML front matter (model-index etc.) and its Markdown body."""
+
+    metadata: str
+    body: str
+
+
+def read_card(folder: Path) -> Card:
+    """The README.md of a model folder as front matter and body (both empty when there is no card)."""
+    path = folder / "README.md"
+    if not path.is_file():
+        return Card("", "")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text.startswith("---\n") and "\n---\n" in text[4:]:
+        end = text.index("\n---\n", 4)
+        return Card(text[4:end], text[end + 5:].strip())
+    return Card("", text.strip())
+
+
+def demoted(markdown: str, levels: int = 2) -> str:
+    """Markdown with every heading ``levels`` deeper (a card shown inside a page keeps the page's headings on top)."""
+    return re.sub(r"^(#{1,6}) ", lambda m: "#" * min(6, len(m.group(1)) + levels) + " ", markdown, flags=re.M)

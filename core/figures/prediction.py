@@ -1,0 +1,30 @@
+"""The probability gauge: the estimate, its 90% interval as a band, and the decision threshold."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+UNMETHYLATED_COLOUR = "#4c78a8"
+METHYLATED_COLOUR = "#e45756"
+BAND_COLOUR = "rgba(120, 120, 120, 0.35)"
+
+
+def gauge_figure(probability: float, interval90: tuple[float, float], threshold: float, label: str) -> go.Figure:
+    """A half-circle gauge of P(methylated) in percent; the grey band is the 90% interval, the line the threshold."""
+    low, high = interval90
+    colour = METHYLATED_COLOUR if probability >= threshold else UNMETHYLATED_COLOUR
+    figure = go.Figure(go.Indicator(
+        mode="gauge+number",
+        value=round(100 * probability, 1),
+        number={"suffix": " %", "valueformat": ".1f"},
+        title={"text": f"P(methylated): <b>{label}</b><br><span style='font-size:0.8em'>"
+                       f"90% interval {100 * low:.1f}-{100 * high:.1f} %, threshold {100 * threshold:.0f} %</span>"},
+        gauge={
+            "axis": {"range": [0, 100], "ticksuffix": " %"},
+            "bar": {"color": colour, "thickness": 0.3},
+            "steps": [{"range": [100 * low, 100 * high], "color": BAND_COLOUR}],
+            "threshold": {"line": {"color": "black", "width": 3}, "thickness": 0.9, "value": 100 * threshold},
+        },
+    ))
+    figure.update_layout(height=300, margin={"l": 30, "r": 30, "t": 90, "b": 10})
+    return figure

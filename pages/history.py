@@ -1,0 +1,44 @@
+"""History: the prediction log (no patient identifiers), with filters and CSV export; admins only under auth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import streamlit as st
+
+from core.service import get_service
+
+st.title("History")
+if not st.session_state.get("admin"):
+    st.error("The prediction log is for administrators only (MGMT_ADMINS).")
+    st.stop()
+st.caption("Every prediction, successful or not, from the pages, the REST API and the command line: time, user, "
+           "a salted hash of the study, probability, model revision, timings and status. No patient data.")
+
+store = get_service().store
+columns = st.columns(4)
+statuses = columns[0].multiselect("Status", ["ok", "rejected", "failed"], default=["ok", "rejected", "failed"])
+user = columns[1].text_input("User (exact)", "")
+since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days=30))
+limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)
+
+log = store.predictions(int(limit), user=user.strip().lower() or None,
+                        since=datetime.combine(since, time.min, tzinfo=UTC))
+log = log[log["status"].isin(statuses)]
+revisions = sorted(log["model_revision"].dropna().unique())
+if len(revisions) > 1:
+    chosen = st.multiselect("Model revision", revisions, default=revisions)
+    log = log[log["model_revision"].isin(chosen)]
+
+counts = log["status"].value_counts()
+summary = st.columns(4)
+summary[0].metric("Predictions", len(log))
+summary[1].metric("ok", int(counts.get("ok", 0)))
+summary[2].metric("rejected (input)", int(counts.get("rejected", 0)))
+summary[3].metric("failed", int(counts.get("failed", 0)))
+st.dataframe(log, hide_index=True, column_config={
+    "probability": st.column_config.NumberColumn(format="%.3f"),
+    "time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+})
+st.download_button("Download as CSV", log.to_csv(index=False), "mgmt-predictions.csv", "text/csv",
+                   icon=":material/download:")

@@ -1,0 +1,153 @@
+"""Predict: one study in (an example, a .zip, a folder or files), the probability, the slices and Grad-CAM out."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.examples import EXAMPLES, example_study, example_zip
+from core.figures import VIEWS, gauge_figure, slice_figure
+from core.figures.slices import cam_in_brain, default_indices, slice_position_mm
+from core.ingest import UploadedFile
+from core.notice import RESEARCH_NOTICE
+from core.service import STAGES, Outcome, get_service
+
+SOURCES = ("Example study", "Upload a .zip", "Upload a folder", "Upload files")
+
+st.title("Predict MGMT promoter methylation")
+st.warning(RESEARCH_NOTICE, icon=":material/warning:")
+
+# Input: an example or an upload. Changing the uploader's key after a run drops the upload from memory.
+st.session_state.setdefault("upload_round", 0)
+kind = st.radio("Study", SOURCES, horizontal=True, key="source_kind")
+uploader_key = f"upload-{kind}-{st.session_state['upload_round']}"
+source = None
+if kind == "Example study":
+    key = st.selectbox("Example", list(EXAMPLES), format_func=lambda k: EXAMPLES[k].title)
+    st.caption(f"Generated on first use by the synthetic-cohort generator (a few seconds); its planted label is "
+               f"**{EXAMPLES[key].truth}**. DICOM series in their own planes, with fake patient names in the headers.")
+    source = ("example", key)
+elif kind == "Upload a .zip":
+    upload = st.file_uploader("A .zip of one study folder (DICOM series, or four NIfTI files)", type=["zip"],
+                              key=uploader_key)
+    source = ("files", [upload]) if upload else None
+elif kind == "Upload a folder":
+    uploads = st.file_uploader("The study folder (its sub-folders are read too)", accept_multiple_files="directory",
+                               key=uploader_key)
+    source = ("files", uploads) if uploads else None
+else:
+    uploads = st.file_uploader("The study's files: DICOM slices, or four BraTS-named NIfTI files",
+                               accept_multiple_files=True, key=uploader_key)
+    source = ("files", uploads) if uploads else None
+st.caption("Nothing you upload is kept: it is deleted as soon as the prediction is done. The log keeps the "
+           "probability, timings and a salted hash of the study, never a name or an identifier.")
+
+if st.button("Predict", type="primary", disabled=source is None, key="predict"):
+    bar = st.progress(0.0, text="starting")
+    problem = None
+    with st.status("Predicting...", expanded=True) as status:
+        def progress(stage: str) -> None:
+            done = STAGES.index(stage) if stage in STAGES else 0
+            bar.progress(done / len(STAGES), text=stage)
+            status.write(f"{stage}...")
+
+        try:
+            if source[0] == "example":
+                progress("staging")
+                status.write("writing the example study (first use only)...")
+                target = example_study(source[1])
+            else:
+                target = [UploadedFile(relative_path=f.name, content=f.getvalue()) for f in source[1]]
+            outcome = get_service().predict(target, user=st.session_state.get("user", "anonymous"),
+                                            channel="app", progress=progress)
+        except InputError as err:
+            problem = ("The study could not be used", err.user_message)
+        except Exception:  # a bug: logged server-side; the visitor gets a message, not a traceback
+            logging.getLogger(__name__).exception("prediction failed")
+            problem = ("Prediction failed", "Something went wrong on our side while predicting; it has been "
+                       "logged. Please try again, or try another study.")
+        else:
+            bar.progress(1.0, text="done")
+            status.update(label=f"Done in {outcome.report['timings_s']['total']:.1f} s", state="complete",
+                          expanded=False)
+            st.session_state["outcome"] = outcome
+            st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.probability)
+        finally:
+            st.session_state["upload_round"] += 1  # a fresh uploader: the uploaded bytes are released
+        if problem:
+            status.update(label=problem[0], state="error", expanded=False)
+    st.session_state["problem"] = problem[1] if problem else None
+    if problem:
+        st.session_state.pop("outcome", None)
+    st.rerun()  # with a fresh, empty uploader: the upload leaves the server's memory now
+
+if st.session_state.get("problem"):
+    st.error(st.session_state["problem"], icon=":material/error:")
+
+
+@st.fragment
+def viewer(outcome: Outcome) -> None:
+    """The four sequences on the model's grid, one view at a time, with the Grad-CAM map toggled and faded."""
+    prepared = outcome.prediction.prepared
+    cam = cam_in_brain(outcome.prediction.cam, prepared.brain_mask)
+    left, right = st.columns([1, 2])
+    show_cam = left.toggle("Grad-CAM overlay", value=cam is not None, disabled=cam is None)
+    opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show_cam)
+    start = default_indices(prepared.grid.shape, cam)
+    for tab, view in zip(st.tabs([name.capitalize() for name in VIEWS]), VIEWS, strict=True):
+        with tab:
+            size = prepared.grid.shape[VIEWS[view].axis]
+            index = st.slider(f"{view.capitalize()} slice", 0, size - 1, start[view], key=f"slice-{view}")
+            position = slice_position_mm(prepared.grid.affine, view, index)
+            st.caption(f"Slice {index + 1} of {size}, at {'xyz'[VIEWS[view].axis]} = {position:+.0f} mm (RAS); "
+                       "radiological view: the patient's right on your left.")
+            st.plotly_chart(slice_figure(prepared.display, prepared.sequences, view, index,
+                                         cam if show_cam else None, opacity),
+                            key=f"figure-{view}")
+
+
+outcome: Outcome | None = st.session_state.get("outcome")
+if outcome is not None:
+    report = outcome.report
+    st.divider()
+    gauge_column, facts_column = st.columns([1, 1])
+    with gauge_column:
+        st.plotly_chart(gauge_figure(report["probability"], report["uncertainty"]["interval90"],
+                                     report["threshold"], report["label"]), key="gauge")
+    with facts_column:
+        low, high = report["uncertainty"]["interval90"]
+        st.metric("P(methylated)", f"{report['probability']:.3f}", help="The probability that the tumour's MGMT "
+                  "promoter is methylated, according to the model in use (the Model page says what it was trained "
+                  "on; the bundled one saw synthetic data only).")
+        model = get_service().predictor().source.display_name
+        st.markdown(f"**Label:** {report['label']} (threshold {report['threshold']:.2f})  \n"
+                    f"**90% interval:** {low:.3f} to {high:.3f} ({report['uncertainty']['method']})  \n"
+                    f"**Model:** `{model}` @ `{report['model']['revision']}`, preprocessing "
+                    f"v{report['preprocessing_version']}  \n"
+                    "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in report["timings_s"].items()))
+        st.caption(RESEARCH_NOTICE)
+    for warning in report["warnings"]:
+        st.warning(warning, icon=":material/info:")
+    st.subheader("Which series became which sequence")
+    st.dataframe(pd.DataFrame([
+        {"sequence": name, "source": s["source"], "recognised by": s["identified_by"], "plane": s["plane"],
+         "shape": " x ".join(map(str, s["shape"])),
+         "spacing (mm)": " x ".join(f"{v:.3g}" for v in s["spacing_mm"])}
+        for name, s in report["sequences"].items()]), hide_index=True)
+    st.subheader("Where the model looked")
+    grid = " x ".join(map(str, outcome.prediction.prepared.grid.shape))
+    st.caption(f"Grad-CAM++ of the predicted label on the model's {grid} grid; the brighter, the more that region "
+               f"pushed towards '{report['label']}', shown inside the brain (the network sees zeros outside it). "
+               f"Skull: {outcome.prediction.prepared.skull}. A map shows what drove the model, not where the tumour "
+               "is.")
+    viewer(outcome)
+    st.download_button("Download the result (JSON)", json.dumps(report, indent=2), "mgmt-prediction.json",
+                       "application/json", icon=":material/download:")
+
+if kind == "Example study":
+    st.download_button("Download this example as a .zip (to try the upload path)", data=lambda: example_zip(key),
+                       file_name=f"{key}.zip", mime="application/zip", key="example-zip")

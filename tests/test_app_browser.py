@@ -1,0 +1,104 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`.
+
+Uploads a synthetic study zip on Predict, waits for the gauge, checks that the probability shown equals the
+command line's for the same study, and saves screenshots under ``artifacts/`` (the CI keeps them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.synth.cohort import write_case
+from tests.app_server import AppServer, app_server  # noqa: F401  (the module's live app)
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The flags that keep Chromium off the network on this closed machine (and working as root, headless).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RESULT_TIMEOUT_MS = 180_000
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),  # CI installs it: fail there
+                       reason="needs Debian's chromium (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def study_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic four-sequence DICOM study, zipped as a visitor would upload it."""
+    out = tmp_path_factory.mktemp("browser-study")
+    truth = write_case(out, 7, seed=11)
+    archive = shutil.make_archive(str(out / "study"), "zip", root_dir=out / "train", base_dir=truth.case_id)
+    return Path(archive)
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_server: AppServer) -> Iterator:  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        page.set_default_timeout(RESULT_TIMEOUT_MS)
+        yield page
+        browser.close()
+
+
+def cli_probability(study: Path) -> float:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "core", "predict", str(study), "--json", "--no-log"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(done.stdout)["probability"]
+
+
+def open_predict_with_upload(page, url: str, upload: Path) -> None:
+    page.goto(f"{url}/predict")
+    page.get_by_text("Upload a .zip").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+    page.get_by_text(upload.name).wait_for()  # the upload reached the server
+    page.get_by_role("button", name="Predict", exact=True).click()
+
+
+def test_uploaded_zip_shows_the_gauge_with_the_command_lines_probability(
+        browser_page, app_server: AppServer, study_zip: Path) -> None:  # noqa: F811
+    page = browser_page
+    open_predict_with_upload(page, app_server.url, study_zip)
+    page.locator(".st-key-gauge .js-plotly-plot").wait_for()  # the gauge
+    shown = page.locator('[data-testid="stMetric"]', has_text="P(methylated)")
+    value = shown.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    page.get_by_text("Where the model looked").scroll_into_view_if_needed()
+    page.locator(".st-key-figure-axial .js-plotly-plot").wait_for()  # the slice viewer
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "predict-upload.png"), full_page=True)
+    assert value == f"{cli_probability(study_zip):.3f}"
+    assert page.get_by_text("Which series became which sequence").is_visible()
+    navigation = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Home" in navigation and "Cohort" in navigation  # the app's own navigation, not Streamlit's pages/ list
+    assert page.locator('[data-testid="stFileUploaderFile"]').count() == 0  # the upload was released
+
+
+def test_a_bad_upload_shows_a_message_and_the_page_stays_usable(
+        browser_page, app_server: AppServer, tmp_path: Path) -> None:  # noqa: F811
+    page = browser_page
+    garbage = tmp_path / "not-a-study.zip"
+    garbage.write_bytes(b"this is not a zip archive at all" * 10)
+    open_predict_with_upload(page, app_server.url, garbage)
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.wait_for()
+    message = alert.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "predict-bad-upload.png"), full_page=True)
+    assert "not-a-study.zip" in message
+    assert "Traceback" not in page.content()
+    assert page.get_by_role("button", name="Predict", exact=True).is_visible()
