@@ -157,10 +157,11 @@ class Service:
         report = prediction.to_json()
         report["timings_s"] = {**{k: round(v, 4) for k, v in timings.items()}, **report["timings_s"],
                                "total": round(time.perf_counter() - started, 4)}
-        report["logged"] = bool(log) and self._log_success(prediction, report, user, channel)
+        log_id = self._log_success(prediction, report, user, channel) if log else None
+        report["logged"], report["log_id"] = log_id is not None, log_id
         return Outcome(prediction, report)
 
-    def _log_success(self, prediction: Prediction, report: dict[str, Any], user: str, channel: str) -> bool:
+    def _log_success(self, prediction: Prediction, report: dict[str, Any], user: str, channel: str) -> int | None:
         low, high = prediction.uncertainty["interval90"]
         record = PredictionRecord(
             channel=channel, user=user, status="ok", study_hash=prediction.study_hash,
@@ -168,7 +169,7 @@ class Service:
             uncertainty_std=prediction.uncertainty["std"], interval_low=low, interval_high=high,
             model_repo=prediction.model["repo"], model_revision=prediction.model["revision"],
             preprocessing_version=prediction.preprocessing_version, timings_s=report["timings_s"], error=None)
-        return self.store.log_prediction(record) is not None
+        return self.store.log_prediction(record)
 
     def _log_failure(self, predictor: Predictor | None, user: str, channel: str, status: str, message: str,
                      timings: dict[str, float], started: float) -> None:

@@ -50,6 +50,7 @@ def test_a_prediction_logs_one_ok_row_with_the_probability_returned(service: Ser
     outcome = service.predict(brain_case, user="tester", channel="api", with_cam=False)
     rows = service.store.predictions()
     assert len(rows) == 1 and outcome.report["logged"] is True
+    assert outcome.report["log_id"] == int(rows.iloc[0]["id"])
     row = rows.iloc[0]
     assert (row["status"], row["user"], row["channel"]) == ("ok", "tester", "api")
     assert row["probability"] == outcome.prediction.probability
