@@ -6,6 +6,7 @@ command line's for the same study, and saves screenshots under ``artifacts/`` (t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -35,11 +36,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def study_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic four-sequence DICOM study, zipped as a visitor would upload it."""
+def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic four-sequence DICOM study (``<case>/{FLAIR,T1w,T1wCE,T2w}/Image-N.dcm``)."""
     out = tmp_path_factory.mktemp("browser-study")
-    truth = write_case(out, 7, seed=11)
-    archive = shutil.make_archive(str(out / "study"), "zip", root_dir=out / "train", base_dir=truth.case_id)
+    return out / "train" / write_case(out, 7, seed=11).case_id
+
+
+@pytest.fixture(scope="module")
+def study_zip(study_folder: Path) -> Path:
+    """The same study zipped, as a visitor would upload it."""
+    archive = shutil.make_archive(str(study_folder.parents[1] / "study"), "zip", root_dir=study_folder.parent,
+                                  base_dir=study_folder.name)
     return Path(archive)
 
 
@@ -55,6 +62,7 @@ def browser_page(app_server: AppServer) -> Iterator:  # noqa: F811
         browser.close()
 
 
+@functools.cache
 def cli_probability(study: Path) -> float:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "core", "predict", str(study), "--json", "--no-log"], cwd=ROOT,
@@ -62,21 +70,26 @@ def cli_probability(study: Path) -> float:
     return json.loads(done.stdout)["probability"]
 
 
-def open_predict_with_upload(page, url: str, upload: Path) -> None:
+def open_predict_with_upload(page, url: str, upload: Path, kind: str = "Upload a .zip") -> None:
     page.goto(f"{url}/predict")
-    page.get_by_text("Upload a .zip").click()
+    page.get_by_text(kind).click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
-    page.get_by_text(upload.name).wait_for()  # the upload reached the server
-    page.get_by_role("button", name="Predict", exact=True).click()
+    predict = page.get_by_role("button", name="Predict", exact=True)
+    predict.and_(page.locator(":enabled")).wait_for()  # the upload reached the server
+    predict.click()
+
+
+def shown_probability(page) -> str:
+    page.locator(".st-key-gauge .js-plotly-plot").wait_for()  # the gauge
+    shown = page.locator('[data-testid="stMetric"]', has_text="P(methylated)")
+    return shown.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def test_uploaded_zip_shows_the_gauge_with_the_command_lines_probability(
         browser_page, app_server: AppServer, study_zip: Path) -> None:  # noqa: F811
     page = browser_page
     open_predict_with_upload(page, app_server.url, study_zip)
-    page.locator(".st-key-gauge .js-plotly-plot").wait_for()  # the gauge
-    shown = page.locator('[data-testid="stMetric"]', has_text="P(methylated)")
-    value = shown.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    value = shown_probability(page)
     page.get_by_text("Where the model looked").scroll_into_view_if_needed()
     page.locator(".st-key-figure-axial .js-plotly-plot").wait_for()  # the slice viewer
     ARTIFACTS.mkdir(exist_ok=True)
@@ -102,3 +115,10 @@ def test_a_bad_upload_shows_a_message_and_the_page_stays_usable(
     assert "not-a-study.zip" in message
     assert "Traceback" not in page.content()
     assert page.get_by_role("button", name="Predict", exact=True).is_visible()
+
+
+def test_an_uploaded_folder_gives_the_same_probability_as_its_zip(
+        browser_page, app_server: AppServer, study_folder: Path, study_zip: Path) -> None:  # noqa: F811
+    page = browser_page
+    open_predict_with_upload(page, app_server.url, study_folder, kind="Upload a folder")
+    assert shown_probability(page) == f"{cli_probability(study_zip):.3f}"
