@@ -60,6 +60,7 @@ def slice_figure(display: np.ndarray, sequences: tuple[str, ...], view: str, ind
     rows = -(-len(sequences) // columns)
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(sequences), horizontal_spacing=0.02,
                            vertical_spacing=0.08)
+    figure.update_annotations(yshift=6, font={"size": 14})  # the sequence names, clear of the images
     for number, (name, volume) in enumerate(zip(sequences, display, strict=True), start=1):
         cell = {"row": (number - 1) // columns + 1, "col": (number - 1) % columns + 1}
         low, high = intensity_window(volume)
