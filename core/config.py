@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
-from core.errors import InputError
+from core.admission import available_cores, available_memory_bytes, default_queue_size, default_slots
+from core.errors import InputError, ServiceUnavailable
+
+Number = TypeVar("Number", int, float)
 
 
-def _int_env(name: str, default: int) -> int:
+def _number_env(name: str, default: Number, kind: Callable[[str], Number], what: str,
+                minimum: Number | None = None) -> Number:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = kind(raw)
     except ValueError as err:
-        raise InputError(f"Setting {name}={raw!r} is not a whole number.") from err
+        raise InputError(f"Setting {name}={raw!r} is not {what}.") from err
+    if minimum is not None and not value >= minimum:
+        raise InputError(f"Setting {name}={raw!r} is too small; expected {what} of at least {minimum}.")
+    return value
+
+
+def _int_env(name: str, default: int, minimum: int | None = None) -> int:
+    return _number_env(name, default, int, "a whole number", minimum)
+
+
+@cache
+def _machine() -> tuple[int, int | None]:
+    """The cores and the memory available to the process, probed once (at start), for the admission defaults."""
+    return available_cores(), available_memory_bytes()
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,9 @@ class Settings:
     api_token: str | None
     admins: frozenset[str]
     max_upload_bytes: int
+    max_concurrent: int
+    queue_size: int
+    queue_timeout_s: float
 
     @property
     def salt_file(self) -> Path:
@@ -43,6 +66,8 @@ def get_settings() -> Settings:
     """Read the settings from the environment now (cheap; call where needed, tests may change env)."""
     data_dir = Path(os.environ.get("MGMT_DATA_DIR", "data"))
     admins = os.environ.get("MGMT_ADMINS", "")
+    cores, memory = _machine()
+    slots = _int_env("MGMT_MAX_CONCURRENT", 0, minimum=1) or default_slots(cores, memory)
     return Settings(
         data_dir=data_dir,
         max_unzipped_bytes=_int_env("MGMT_MAX_UNZIPPED_BYTES", 2 * 1024**3),
@@ -53,24 +78,59 @@ def get_settings() -> Settings:
         api_token=os.environ.get("MGMT_API_TOKEN") or None,
         admins=frozenset(a.strip().lower() for a in admins.replace(";", ",").split(",") if a.strip()),
         max_upload_bytes=_int_env("MGMT_MAX_UPLOAD_MB", 1024) * 1024**2,
+        # Admission (core/admission.py). MGMT_MAX_CONCURRENT: studies read and scored at once; default one per core
+        # while each gets 1 GiB of the memory available at start (an RSNA-size study measured +0.6 GB). Further
+        # requests wait, at most MGMT_QUEUE_SIZE of them (default 4 per slot, fewer if the memory left cannot hold
+        # 0.5 GiB of upload each) for at most MGMT_QUEUE_TIMEOUT_S seconds each (default 60); beyond that they are
+        # refused as busy (REST: 503 with Retry-After; the page says so).
+        max_concurrent=slots,
+        queue_size=_int_env("MGMT_QUEUE_SIZE", default_queue_size(slots, memory), minimum=0),
+        queue_timeout_s=_number_env("MGMT_QUEUE_TIMEOUT_S", 60.0, float, "a number of seconds", minimum=0.0),
     )
 
 
 def study_salt(settings: Settings | None = None) -> bytes:
-    """The secret salt of study hashes: ``MGMT_SALT``, else one generated once and kept in the data dir."""
+    """The secret salt of study hashes: ``MGMT_SALT``, else one generated once and kept in the data dir.
+
+    The file appears whole or not at all (written under a private name, mode 0600, then hard-linked into place),
+    so no thread or process can ever read a half-written, empty salt and hash studies unsalted.
+    """
     env = os.environ.get("MGMT_SALT")
     if env:
         return env.encode()
     settings = settings or get_settings()
     path = settings.salt_file
-    if path.exists():
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    salt = secrets.token_hex(32).encode()
     try:
-        with open(path, "xb") as handle:  # another thread or process may have won the race
-            handle.write(salt)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    os.chmod(path, 0o600)
+        if not path.exists():
+            _create_salt_file(path)
+        salt = path.read_bytes().strip()
+    except OSError as err:
+        cause = err.strerror or err
+        raise ServiceUnavailable(f"The salt file '{path}' of study hashes cannot be read or created ({cause}); "
+                                 "expected a writable data folder (MGMT_DATA_DIR), or set MGMT_SALT.") from err
+    if not salt:
+        raise ServiceUnavailable(f"The salt file '{path}' of study hashes is empty; expected a secret of 64 hex "
+                                 "characters. Delete the file to generate a new one (stored study hashes then change), "
+                                 "or set MGMT_SALT.")
     return salt
+
+
+def _create_salt_file(path: Path) -> None:
+    """Write a new random salt to ``path`` unless another thread or process has just done so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_hex(32).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(private, path)  # atomic, and fails if another writer got there first: theirs is kept
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: an atomic rename (two first-ever writers racing
+            if not path.exists():  # within microseconds could each see their own salt once)
+                os.rename(private, path)
+    finally:
+        private.unlink(missing_ok=True)

@@ -8,14 +8,17 @@ identifier; the staging folder is removed before the call returns, whatever happ
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.admission import AdmissionGate, Place, ServiceBusy, use_cpu_share
 from core.config import Settings, get_settings
 from core.errors import InputError, ModelUnavailable
 from core.ingest import UploadedFile, read_study_folder, staged
@@ -63,6 +66,8 @@ class Service:
         self._start_lock = threading.Lock()
         self._started = False
         self.load_seconds: float | None = None
+        self.admission = AdmissionGate(self.settings.max_concurrent, self.settings.queue_size,
+                                       self.settings.queue_timeout_s)
 
     @property
     def store(self) -> Store:
@@ -88,9 +93,7 @@ class Service:
     def _load(self) -> None:
         started = time.perf_counter()
         try:
-            from core.inference import Predictor
-
-            self._predictor = Predictor.load(*self._model_args)
+            self._predictor = self._read_model()
             self.load_seconds = time.perf_counter() - started
             if self._import_cohort:
                 self._import_training_cohort(self._predictor)
@@ -98,6 +101,23 @@ class Service:
             self._model_error = err
         finally:
             self._loaded.set()
+
+    def _read_model(self) -> Predictor:
+        """The predictor; ModelUnavailable for any failure to load it (a damaged weights file, say), so the server
+        stays up and says why on every request instead of dying or reporting a half-loaded model."""
+        try:
+            from core.inference import Predictor
+
+            return Predictor.load(*self._model_args)
+        except InputError:
+            raise
+        except Exception as err:
+            logger.exception("The model could not be loaded")
+            named = self._model_args[0] or os.environ.get("MGMT_MODEL_REPO") or "weights/"
+            raise ModelUnavailable(
+                f"The model '{named}' could not be loaded ({type(err).__name__}: {str(err)[:300]}); expected a "
+                "readable config.json and model.safetensors written by save_pretrained (check MGMT_MODEL_REPO). "
+                "The server log has the details.") from err
 
     def _import_training_cohort(self, predictor: Predictor) -> None:
         """The model's out-of-fold predictions into the store, for the Cohort page; a store problem is logged,
@@ -129,22 +149,37 @@ class Service:
                 "load_seconds": round(self.load_seconds or 0.0, 3)}
 
     def predict(self, source: Source, *, user: str = "anonymous", channel: str = "app", with_cam: bool = True,
-                progress: Progress | None = None, log: bool = True) -> Outcome:
-        """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix."""
+                progress: Progress | None = None, log: bool = True, place: Place | None = None) -> Outcome:
+        """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix.
+
+        Admission: a place in ``self.admission`` (``place``, when the caller took one already, as the REST API does
+        before reading the upload), then, after staging (files on disk), a slot for reading the series (which
+        allocates the volumes) and scoring; ServiceBusy, not logged, when there is no place or no slot in time.
+        """
         progress = progress or (lambda stage: None)
         started = time.perf_counter()
         timings: dict[str, float] = {}
         predictor: Predictor | None = None
         try:
-            predictor = self.predictor()
-            progress("staging")
-            with staged(source, self.settings) as folder, collector_paused():
-                timings["staging"] = time.perf_counter() - started
-                progress("reading series")
-                shown = Path(source).name if isinstance(source, str | Path) else "upload"
-                study = read_study_folder(folder, shown, self.settings)
-            timings["read"] = time.perf_counter() - started - timings["staging"]
-            prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
+            with ExitStack() as admitted:
+                held = place or admitted.enter_context(self.admission.enter())
+                predictor = self.predictor()
+                progress("staging")
+                with staged(source, self.settings) as folder:
+                    timings["staging"] = time.perf_counter() - started
+                    slot = admitted.enter_context(self.admission.slot(held))
+                    timings["queued"] = slot.waited_s
+                    use_cpu_share(slot.threads)
+                    read_started = time.perf_counter()
+                    progress("reading series")
+                    shown = Path(source).name if isinstance(source, str | Path) else "upload"
+                    with self.admission.reading, collector_paused():
+                        study = read_study_folder(folder, shown, self.settings)
+                timings["read"] = time.perf_counter() - read_started
+                prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
+                del study  # the volumes go before the slot does
+        except ServiceBusy:
+            raise  # refused before any work: not an attempt
         except InputError as err:
             if log:
                 self._log_failure(predictor, user, channel, "rejected", err.user_message, timings, started)
@@ -169,7 +204,7 @@ class Service:
             uncertainty_std=prediction.uncertainty["std"], interval_low=low, interval_high=high,
             model_repo=prediction.model["repo"], model_revision=prediction.model["revision"],
             preprocessing_version=prediction.preprocessing_version, timings_s=report["timings_s"], error=None)
-        return self.store.log_prediction(record)
+        return self._write_log(record)
 
     def _log_failure(self, predictor: Predictor | None, user: str, channel: str, status: str, message: str,
                      timings: dict[str, float], started: float) -> None:
@@ -182,7 +217,16 @@ class Service:
             timings_s={**{k: round(v, 4) for k, v in timings.items()},
                        "total": round(time.perf_counter() - started, 4)},
             error=redact(message))
-        self.store.log_prediction(record)
+        self._write_log(record)
+
+    def _write_log(self, record: PredictionRecord) -> int | None:
+        """Log one attempt; None when the store cannot take it (busy, unusable file, disk full: a warning says
+        which), so the answer to the user is neither lost nor replaced by a database problem."""
+        try:
+            return self.store.log_prediction(record)
+        except InputError as err:  # the store could not be opened (e.g. a file from a newer app)
+            logger.warning("Prediction not logged: %s", err.user_message)
+            return None
 
 
 _service: Service | None = None

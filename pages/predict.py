@@ -8,7 +8,7 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import InputError, ServiceUnavailable
 from core.examples import EXAMPLES, example_study, example_zip
 from core.figures import VIEWS, gauge_figure, slice_figure
 from core.figures.slices import cam_in_brain, default_indices, slice_position_mm
@@ -48,7 +48,7 @@ st.caption("Nothing you upload is kept: it is deleted as soon as the prediction 
 
 if st.button("Predict", type="primary", disabled=source is None, key="predict"):
     bar = st.progress(0.0, text="starting")
-    problem = None
+    problem, busy = None, False
     with st.status("Predicting...", expanded=True) as status:
         def progress(stage: str) -> None:
             done = STAGES.index(stage) if stage in STAGES else 0
@@ -66,6 +66,9 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
                                             channel="app", progress=progress)
         except InputError as err:
             problem = ("The study could not be used", err.user_message)
+        except ServiceUnavailable as err:  # busy (or out of room): not the visitor's doing, so the study stays chosen
+            problem, busy = ("The service is busy", f"{err.user_message} Your study is still selected: press "
+                             "Predict to try again."), True
         except Exception:  # a bug: logged server-side; the visitor gets a message, not a traceback
             logging.getLogger(__name__).exception("prediction failed")
             problem = ("Prediction failed", "Something went wrong on our side while predicting; it has been "
@@ -77,15 +80,19 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
             st.session_state["outcome"] = outcome
             st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.probability)
         finally:
-            st.session_state["upload_round"] += 1  # a fresh uploader: the uploaded bytes are released
+            if not busy:
+                st.session_state["upload_round"] += 1  # a fresh uploader: the uploaded bytes are released
         if problem:
             status.update(label=problem[0], state="error", expanded=False)
     st.session_state["problem"] = problem[1] if problem else None
+    st.session_state["busy"] = busy
     if problem:
         st.session_state.pop("outcome", None)
     st.rerun()  # with a fresh, empty uploader: the upload leaves the server's memory now
 
-if st.session_state.get("problem"):
+if st.session_state.get("problem") and st.session_state.get("busy"):
+    st.warning(st.session_state["problem"], icon=":material/hourglass_top:")
+elif st.session_state.get("problem"):
     st.error(st.session_state["problem"], icon=":material/error:")
 
 

@@ -1,8 +1,9 @@
 """The endpoints: health, predict (an upload -> the report of ``predict --json``), and the prediction log.
 
-Work that blocks (a prediction, a DuckDB query) runs in worker threads so the server keeps answering. Predictions
-get their own limit of threads: Streamlit sizes AnyIO's shared pool (28) for static files, and two CPU-bound
-studies at once already fill this machine; further requests wait for a slot.
+Work that blocks (a prediction, a DuckDB query) runs in worker threads so the server keeps answering. A prediction
+takes its place in the service's admission gate (core/admission.py) before its upload is read: when every slot and
+queue place is taken it is refused at once (503 with Retry-After), so the uploads being received are bounded too.
+Predictions get their own threads, one per place: Streamlit sizes AnyIO's shared pool (28) for static files.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from starlette.responses import JSONResponse
 from core.api.upload import received_files
 from core.config import get_settings
 from core.errors import InputError
-from core.notice import RESEARCH_NOTICE
+from core.notice import RESEARCH_NOTICE, STORAGE
 from core.service import get_service
 
-PREDICTION_SLOTS = 2
-"""Predictions running at once (preprocessing runs in parallel; the model passes take turns)."""
 LOG_LIMIT_DEFAULT = 100
 LOG_LIMIT_MAX = 1000
 HEALTH_STATUS = {"ready": "ok", "loading": "loading", "failed": "unavailable"}
@@ -33,28 +32,34 @@ HEALTH_STATUS = {"ready": "ok", "loading": "loading", "failed": "unavailable"}
 _slots: anyio.CapacityLimiter | None = None
 
 
-def prediction_slots() -> anyio.CapacityLimiter:
-    """The limiter of prediction threads (made on first use, inside the server's event loop)."""
+def prediction_slots(places: int) -> anyio.CapacityLimiter:
+    """The limiter of prediction threads, one per place of the admission gate (made on first use, inside the
+    server's event loop), so that no request waits for a thread instead of in the gate."""
     global _slots
     if _slots is None:
-        _slots = anyio.CapacityLimiter(PREDICTION_SLOTS)
+        _slots = anyio.CapacityLimiter(places)
+    _slots.total_tokens = max(places, 1)  # a replaced service (tests) may have another gate
     return _slots
 
 
 async def health(request: Request) -> JSONResponse:
-    """``GET /api/health``: the service answers; the model's state, repo and revision; the research notice."""
-    model = get_service().model_status()
+    """``GET /api/health``: the service answers; the model's state, repo and revision; the research notice; what
+    is stored and for how long; the admission gate (slots, queue, studies active and waiting, refusals)."""
+    service = get_service()
+    model = service.model_status()
     status = HEALTH_STATUS.get(model["state"], "unavailable")
-    return JSONResponse({"status": status, "model": model, "notice": RESEARCH_NOTICE},
+    return JSONResponse({"status": status, "model": model, "notice": RESEARCH_NOTICE, "storage": STORAGE,
+                         "admission": service.admission.status().to_json()},
                         status_code=503 if status == "unavailable" else 200)
 
 
 async def predict(request: Request) -> JSONResponse:
     """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``."""
     service = get_service()
-    async with received_files(request, get_settings()) as files:
-        outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api"),
-                                                 limiter=prediction_slots())
+    with service.admission.enter() as place:  # ServiceBusy (503) before a byte of the upload is read
+        async with received_files(request, get_settings()) as files:
+            outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api", place=place),
+                                                     limiter=prediction_slots(service.admission.capacity))
     return JSONResponse(outcome.report)
 
 
