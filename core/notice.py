@@ -14,9 +14,16 @@ PUBLISHED_CONTEXT = (
 )
 BEST_COMPETITION_AUC = 0.62174
 EXTERNAL_COHORT_AUC = 0.562
-STORAGE_NOTICE = (
-    "Uploads are deleted as soon as each prediction is done. The prediction log keeps, per attempt: the time, "
-    "the signed-in user (or 'anonymous'), a salted one-way hash of the study, the probability and its interval, "
-    "the model and its revision, timings and the status; never a patient name, identifier, birth date or image. "
-    "Log rows are kept until an administrator purges them (python -m core purge --days N)."
+STORED = (
+    "The prediction log keeps, per attempt: the time, where it came from (page, API or command line), the "
+    "signed-in user (or 'anonymous'), a salted one-way hash of the study, the probability with its label and "
+    "interval, the model with its revision and preprocessing version, timings, the status and, for an attempt that "
+    "failed, its error message with file names removed; never a patient name, identifier, birth date, accession "
+    "number or image."
 )
+UPLOADS = "Uploads are deleted as soon as each request is done, whether the prediction succeeded or not."
+RETENTION = "Log rows are kept until an administrator purges them (python -m core purge --days N)."
+STORAGE_NOTICE = f"{UPLOADS} {STORED} {RETENTION}"
+"""What is stored and for how long, as the Home page says it."""
+STORAGE = {"stored": STORED, "uploads": UPLOADS, "retention": RETENTION}
+"""The same statement, part by part, as the API health answer gives it."""

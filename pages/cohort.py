@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core.cohort import confusion_at, summarise_cohort
+from core.errors import InputError, ServiceUnavailable
 from core.figures import calibration_figure, confusion_figure, probability_histogram, roc_figure
 from core.service import get_service
 
@@ -18,7 +19,11 @@ service = get_service()
 with st.spinner("Loading the model..."):
     predictor = service.predictor()
 repo, revision = predictor.source.repo, predictor.source.revision
-names = service.store.cohorts(repo, revision)
+try:
+    names = service.store.cohorts(repo, revision)
+except (InputError, ServiceUnavailable) as err:  # the database is busy or unusable: say so, keep the page up
+    st.error(err.user_message, icon=":material/error:")
+    st.stop()
 if not names:
     st.info(f"No cohort is stored for `{repo}` @ `{revision}`. Score one with "
             "`python -m core batch DATA_DIR --labels CSV`.")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
+from core.errors import InputError, ServiceUnavailable
 from core.service import get_service
 
 st.title("History")
@@ -22,8 +23,12 @@ user = columns[1].text_input("User (exact)", "")
 since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days=30))
 limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)
 
-log = store.predictions(int(limit), user=user.strip().lower() or None,
-                        since=datetime.combine(since, time.min, tzinfo=UTC))
+try:
+    log = store.predictions(int(limit), user=user.strip().lower() or None,
+                            since=datetime.combine(since, time.min, tzinfo=UTC))
+except (InputError, ServiceUnavailable) as err:  # the database is busy or unusable: say so, keep the page up
+    st.error(err.user_message, icon=":material/error:")
+    st.stop()
 log = log[log["status"].isin(statuses)]
 revisions = sorted(log["model_revision"].dropna().unique())
 if len(revisions) > 1:

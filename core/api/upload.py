@@ -19,6 +19,7 @@ from starlette.requests import Request
 from core.config import Settings
 from core.errors import InputError, UploadTooLarge
 from core.ingest import UploadedFile
+from core.ingest.staging import no_room
 
 MULTIPART = b"multipart/form-data"
 MAX_FIELDS = 100
@@ -81,6 +82,8 @@ async def received_files(request: Request, settings: Settings) -> AsyncIterator[
             raise UploadTooLarge(f"The upload has more than {settings.max_zip_entries:,} files; expected one "
                                  "study (raise MGMT_MAX_ZIP_ENTRIES for larger ones).") from err
         raise InputError(f"The upload is not readable multipart/form-data ({err.message}); {EXPECTED}.") from err
+    except OSError as err:  # spooling a file part to TMPDIR failed (disk full, TMPDIR unusable): the server's fault
+        raise no_room(err) from err
     try:
         parts = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         files = [UploadedFile(part.filename or "", part.file) for part in parts if _chosen(part)]

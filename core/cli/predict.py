@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     report["timings_s"] = {"load_model": round(loaded - started, 4), **stages,
                            "total": round(time.perf_counter() - started, 4)}
     if not args.no_log and not report["logged"]:
-        print(f"warning: the prediction was not logged: '{service.store.path}' stayed busy", file=sys.stderr)
+        print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

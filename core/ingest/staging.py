@@ -3,10 +3,13 @@
 Zip archives are checked before anything is extracted (entry count, declared size, paths, symlinks,
 encryption), then streamed entry by entry against a byte budget, because a zip may lie about its sizes.
 A zip inside the zip is not opened: it is extracted as a file, which the reader then passes over.
+When the server's temporary folder cannot take the upload (missing, read-only, disk full) staging raises
+``ServiceUnavailable`` naming the folder and the OS error; what was written so far is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import lzma
 import re
 import shutil
@@ -21,13 +24,15 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from core.config import Settings, get_settings
-from core.errors import InputError, UploadTooLarge
+from core.errors import InputError, ServiceUnavailable, UploadTooLarge
 
 SKIPPED_NAMES = frozenset({"__MACOSX", ".DS_Store"})
 """Entries at or under these names are dropped silently (macOS archive litter)."""
 CHUNK_BYTES = 1 << 20
-UNREADABLE_ZIP = (zipfile.BadZipFile, EOFError, NotImplementedError, OSError, zlib.error, lzma.LZMAError)
-"""What reading a damaged or unsupported archive raises (bad CRC, bad stream, unknown compression)."""
+UNREADABLE_ZIP = (zipfile.BadZipFile, EOFError, NotImplementedError, OSError, zlib.error, lzma.LZMAError,
+                  UnicodeDecodeError)
+"""What reading a damaged or unsupported archive raises (bad CRC, bad stream, unknown compression, entry names
+flagged UTF-8 that are not)."""
 DRIVE = re.compile(r"^[A-Za-z]:")
 STUDY = "one study folder with the FLAIR, T1w, T1wCE and T2w series"
 
@@ -69,9 +74,38 @@ def _unused(destination: Path) -> Path:
     return candidate
 
 
+def no_room(err: OSError) -> ServiceUnavailable:
+    """The server's temporary folder cannot take the upload: the server's problem, not the uploader's."""
+    return ServiceUnavailable(f"The temporary folder '{tempfile.gettempdir()}' of this server cannot take the "
+                              f"upload ({err.strerror or err}); expected a writable folder with free space (an "
+                              "administrator can free disk space or set TMPDIR). Nothing was kept; try again later.")
+
+
+def _write_failed(err: OSError, what: str) -> InputError | ServiceUnavailable:
+    """Why writing part of an upload into the staging folder failed: its path (the upload's doing) or the folder."""
+    if err.errno == errno.ENAMETOOLONG:
+        return InputError(f"{what} has a path too long to store ({err.strerror}); expected a study folder a few "
+                          "levels deep.")
+    return no_room(err)
+
+
+def staging_folder() -> Path:
+    """A new, empty ``mgmt-upload-*`` folder in ``tempfile.gettempdir()``; ServiceUnavailable when there is none."""
+    try:
+        root = tempfile.gettempdir()
+    except FileNotFoundError as err:  # none of TMPDIR, /tmp, /var/tmp, /usr/tmp or the working folder is writable
+        raise ServiceUnavailable(f"The server has no usable temporary folder ({err}); expected TMPDIR to name a "
+                                 "writable folder. Try again later.") from err
+    try:
+        return Path(tempfile.mkdtemp(prefix="mgmt-upload-", dir=root))
+    except OSError as err:
+        raise no_room(err) from err
+
+
 def _write_within_budget(chunks: Iterable[bytes], destination: Path, budget: int, what: str,
                          too_large: str) -> tuple[Path, int]:
-    """Write ``chunks`` to a new file at (or beside) ``destination``; UploadTooLarge past ``budget`` bytes."""
+    """Write ``chunks`` to a new file at (or beside) ``destination``; UploadTooLarge past ``budget`` bytes,
+    ServiceUnavailable when the temporary folder cannot take them (the caller removes the partial file)."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination = _unused(destination)
@@ -79,13 +113,18 @@ def _write_within_budget(chunks: Iterable[bytes], destination: Path, budget: int
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
         raise InputError(f"{what} needs a folder where the upload already has a file of that name; "
                          "expected one study folder.") from err
+    except OSError as err:
+        raise _write_failed(err, what) from err
     written = 0
-    with out:
-        for chunk in chunks:
-            written += len(chunk)
-            if written > budget:
-                raise UploadTooLarge(too_large)
-            out.write(chunk)
+    try:
+        with out:
+            for chunk in chunks:
+                written += len(chunk)
+                if written > budget:
+                    raise UploadTooLarge(too_large)
+                out.write(chunk)
+    except OSError as err:  # ENOSPC, EFBIG, EDQUOT, EIO: also when the buffer is flushed on close
+        raise _write_failed(err, what) from err
     return destination, written
 
 
@@ -161,6 +200,8 @@ def extract_zip(path: Path, target: Path, settings: Settings, shown: str | None 
                 except (FileExistsError, NotADirectoryError) as err:
                     raise InputError(f"{what} is a folder where the archive already has a file of that name; "
                                      "expected one study folder.") from err
+                except OSError as err:
+                    raise _write_failed(err, what) from err
                 continue
             budget -= _write_within_budget(_member_chunks(archive, entry, shown), destination, budget, what,
                                            _too_large(f"'{shown}'", settings.max_unzipped_bytes))[1]
@@ -208,7 +249,22 @@ def _copy_single_file(path: Path, target: Path, settings: Settings) -> None:
         raise InputError(f"'{path.name}' is empty (0 bytes); expected a study folder, a .zip of one, or its files.")
     if size > settings.max_unzipped_bytes:
         raise UploadTooLarge(_too_large(f"'{path.name}'", settings.max_unzipped_bytes))
-    shutil.copyfile(path, target / path.name)
+    try:
+        source = open(path, "rb")
+    except OSError as err:
+        raise InputError(f"'{path.name}' cannot be read ({err.strerror or err}); expected a readable file.") from err
+    with source:
+        _write_within_budget(_file_chunks(source, path), target / path.name, settings.max_unzipped_bytes,
+                             f"'{path.name}'", _too_large(f"'{path.name}'", settings.max_unzipped_bytes))
+
+
+def _file_chunks(source: BinaryIO, path: Path) -> Iterator[bytes]:
+    """The bytes of a local file chunk by chunk; InputError when reading it fails (only reading is guarded)."""
+    try:
+        while chunk := source.read(CHUNK_BYTES):
+            yield chunk
+    except OSError as err:
+        raise InputError(f"'{path.name}' cannot be read ({err.strerror or err}); expected a readable file.") from err
 
 
 def _has_files(folder: Path) -> bool:
@@ -223,8 +279,8 @@ def staged(source: Path | str | Sequence[UploadedFile], settings: Settings | Non
     extracted under ``<tmp>/<zip stem>/``. Another single file is copied into ``<tmp>/``. Uploaded files are
     written at their sanitised relative paths (files sharing a path get ``~2``, ``~3`` before the extension);
     a single uploaded zip is extracted like a zip path. The temporary folder (``mgmt-upload-*`` in
-    ``tempfile.gettempdir()``) is removed also when staging or the body of the ``with`` raises.
-    Nested zips are not opened.
+    ``tempfile.gettempdir()``) is removed also when staging or the body of the ``with`` raises; a temporary
+    folder that cannot take the upload raises ServiceUnavailable. Nested zips are not opened.
     """
     settings = settings or get_settings()
     if isinstance(source, str | Path):
@@ -240,7 +296,7 @@ def staged(source: Path | str | Sequence[UploadedFile], settings: Settings | Non
         if not path.is_file():
             raise InputError(f"'{path}' is not a regular file (it is a device, pipe or socket); expected a study "
                              "folder, a .zip of one, or NIfTI files.")
-    temporary = Path(tempfile.mkdtemp(prefix="mgmt-upload-", dir=tempfile.gettempdir()))
+    temporary = staging_folder()
     try:
         if not isinstance(source, str | Path):
             if not source:

@@ -1,8 +1,8 @@
 """DuckDB storage: the prediction log, cohort tables and model metrics, in one file shared safely."""
 
 from core.store.cohort import TRAINING_COHORT
-from core.store.connection import StoreBusy
+from core.store.connection import StoreBusy, StoreDamaged, StoreUnavailable
 from core.store.log import STATUSES, PredictionRecord
 from core.store.store import Store
 
-__all__ = ["STATUSES", "TRAINING_COHORT", "PredictionRecord", "Store", "StoreBusy"]
+__all__ = ["STATUSES", "TRAINING_COHORT", "PredictionRecord", "Store", "StoreBusy", "StoreDamaged", "StoreUnavailable"]

@@ -4,7 +4,9 @@ DuckDB lets one process at a time hold a database file open for writing, and cac
 process. So every operation opens the file, does its work in one transaction, commits and closes: threads of
 this process queue on a lock per file, and another process (``python -m core batch`` beside the dashboard)
 gets the file between our operations. While another process holds it, the open is retried with backoff up
-to the timeout, then ``StoreBusy`` says which file and what to do.
+to the timeout, then ``StoreBusy`` says which file and what to do. A file that cannot serve (damaged, a folder,
+unwritable, disk full) raises ``StoreUnavailable`` naming it and the cause; ``StoreDamaged`` when its content is
+not a usable database, which a Store may set aside at start.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import InputError
+from core.errors import InputError, ServiceUnavailable
 
 FIRST_RETRY_S = 0.005
 MAX_RETRY_S = 0.25
@@ -27,6 +29,8 @@ MAX_RETRY_S = 0.25
 
 LOCKED = "Could not set lock on file"
 """How DuckDB's IOException says that another process holds the file."""
+DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt database file")
+"""How DuckDB says a file's content is not a usable database: garbage or empty, truncated, failed checksum."""
 
 _locks: dict[Path, threading.RLock] = {}
 _locks_guard = threading.Lock()
@@ -34,6 +38,18 @@ _locks_guard = threading.Lock()
 
 class StoreBusy(InputError):
     """The database file stayed locked by another process for longer than the store waits."""
+
+
+class StoreUnavailable(InputError, ServiceUnavailable):
+    """The database file cannot serve: damaged, not a file, unwritable or out of disk space.
+
+    An InputError for the command line (``error: ...``, exit 2) and a ServiceUnavailable for the REST API (503):
+    the administrator can fix it, the uploader cannot.
+    """
+
+
+class StoreDamaged(StoreUnavailable):
+    """The file's content is not a usable DuckDB database (garbage, empty, truncated, failed checksum)."""
 
 
 def file_lock(path: Path) -> threading.RLock:
@@ -55,10 +71,10 @@ def _open(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
     while True:
         try:
             return duckdb.connect(str(path))
-        except duckdb.IOException as err:
+        except duckdb.Error as err:
             message = str(err)
-            if LOCKED not in message:
-                raise _unusable(path, message) from err
+            if not isinstance(err, duckdb.IOException) or LOCKED not in message:
+                raise unusable(path, err) from err
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise StoreBusy(
@@ -69,17 +85,34 @@ def _open(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
             pause = min(pause * 2, MAX_RETRY_S)
 
 
-def _unusable(path: Path, message: str) -> InputError:
+def cause_of(err: BaseException) -> str:
+    """The first line of a DuckDB error without its category prefix (what went wrong, for messages)."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    for prefix in ("IO Error: ", "TransactionContext Error: "):
+        text = text.removeprefix(prefix)
+    return text[:300]
+
+
+def unusable(path: Path, err: BaseException) -> StoreUnavailable:
+    """Why ``path`` cannot be opened or written, as the error to raise: StoreDamaged for a damaged content."""
+    message = str(err)
     if "not a valid DuckDB database" in message:
-        return InputError(f"The file '{path}' is not a DuckDB database; expected the prediction store written by "
-                          "this app (set MGMT_DB to another file, or move this one away).")
-    return InputError(f"The database '{path}' cannot be opened ({message.removeprefix('IO Error: ')}); expected "
-                      "a readable and writable DuckDB file (set MGMT_DB to another file).")
+        return StoreDamaged(f"The file '{path}' is not a DuckDB database; expected the prediction store written "
+                            "by this app (set MGMT_DB to another file, or move this one away).")
+    if any(sign in message for sign in DAMAGED):
+        return StoreDamaged(f"The database '{path}' is damaged ({cause_of(err)}); expected an intact DuckDB file "
+                            "(the app sets a damaged file aside when it starts; or set MGMT_DB to another file).")
+    return StoreUnavailable(f"The database '{path}' cannot be used ({cause_of(err)}); expected a readable and "
+                            "writable DuckDB file with free disk space around it (set MGMT_DB to another file).")
 
 
 @contextmanager
 def transaction(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """One connection and one transaction: committed when the block ends, rolled back if it raises."""
+    """One connection and one transaction: committed when the block ends, rolled back if it raises.
+
+    A write that fails for want of room or a readable file (``Could not write ...: No space left on device``,
+    a failed checksum) raises StoreUnavailable naming the file; the transaction leaves nothing behind.
+    """
     with file_lock(path):
         connection = _open(path, timeout_s)
         try:
@@ -87,8 +120,22 @@ def transaction(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnect
             try:
                 yield connection
             except BaseException:
-                connection.rollback()
+                _roll_back(connection)
                 raise
             connection.commit()
+        except (duckdb.IOException, duckdb.TransactionException) as err:
+            raise unusable(path, err) from err
+        except duckdb.Error as err:
+            if any(sign in str(err) for sign in DAMAGED):
+                raise unusable(path, err) from err
+            raise
         finally:
             connection.close()
+
+
+def _roll_back(connection: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failure; a connection the failure already invalidated has nothing left to undo."""
+    try:
+        connection.rollback()
+    except duckdb.Error:
+        pass

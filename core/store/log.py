@@ -99,10 +99,28 @@ def select(connection: duckdb.DuckDBPyConnection, limit: int, *, status: str | N
     return frame
 
 
-def delete_older_than(connection: duckdb.DuckDBPyConnection, days: float) -> int:
-    """Delete log rows older than ``days``; how many went."""
+def _cutoff(days: float) -> datetime | None:
+    """The time before which rows are older than ``days`` (None: further back than any time can be)."""
     if not days >= 0:
         raise InputError(f"Purge age is {days} days; expected 0 or more.")
-    cutoff = utc_naive(datetime.now(UTC) - timedelta(days=days))
+    try:
+        return utc_naive(datetime.now(UTC) - timedelta(days=days))
+    except OverflowError:
+        return None
+
+
+def count_older_than(connection: duckdb.DuckDBPyConnection, days: float) -> tuple[int, int]:
+    """How many log rows are older than ``days``, and how many rows there are."""
+    cutoff = _cutoff(days)
+    row = connection.execute("SELECT count(*) FILTER (WHERE time < ?), count(*) FROM predictions",
+                             [cutoff]).fetchone()
+    return (int(row[0] or 0), int(row[1])) if row else (0, 0)
+
+
+def delete_older_than(connection: duckdb.DuckDBPyConnection, days: float) -> int:
+    """Delete log rows older than ``days``; how many went."""
+    cutoff = _cutoff(days)
+    if cutoff is None:
+        return 0
     row = connection.execute("DELETE FROM predictions WHERE time < ?", [cutoff]).fetchone()  # (rows deleted,)
     return int(row[0]) if row else 0

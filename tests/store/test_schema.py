@@ -65,11 +65,11 @@ def test_a_file_from_a_newer_app_is_refused_with_its_version(tmp_path: Path) -> 
     assert str(path) in caught.value.user_message
 
 
-def test_a_file_that_is_not_a_database_is_named_in_the_error(tmp_path: Path) -> None:
+def test_without_recovery_a_file_that_is_not_a_database_is_named_in_the_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.duckdb"
     path.write_text("these are my notes, not a database\n" * 200)
     with pytest.raises(InputError, match="is not a DuckDB database") as caught:
-        Store(path)
+        Store(path, recover=False)
     assert not isinstance(caught.value, StoreBusy) and f"'{path}'" in caught.value.user_message
     assert path.read_text().startswith("these are my notes")  # left as it was
 

@@ -1,0 +1,65 @@
+"""Weights that cannot be read: the server stays up, and health and predict answer 503 saying why."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.config import get_settings
+from core.errors import ModelUnavailable
+from core.model.hub import BUNDLED
+from core.service import Service
+from tests.app_server import running_app
+
+
+def _broken_weights(root: Path, how: str) -> Path:
+    """A copy of weights/ whose model.safetensors is garbage, cut short, or a folder."""
+    folder = root / f"weights-{how}"
+    shutil.copytree(BUNDLED, folder)
+    weights = folder / "model.safetensors"
+    if how == "garbage":
+        weights.write_bytes(b"\xff" * 4096)
+    elif how == "truncated":
+        weights.write_bytes(weights.read_bytes()[:100_000])
+    else:
+        weights.unlink()
+        weights.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize(("how", "said"), [("garbage", "SafetensorError"), ("truncated", "SafetensorError"),
+                                           ("folder", "lacks model.safetensors")])
+def test_the_service_reports_unreadable_weights_as_model_unavailable(tmp_path: Path, how: str, said: str) -> None:
+    folder = _broken_weights(tmp_path, how)
+    settings = replace(get_settings(), db_path=tmp_path / "mgmt.duckdb")
+    service = Service(settings=settings, model=str(folder), import_cohort=False).start(background=False)
+    status = service.model_status()
+    assert status["state"] == "failed" and said in status["error"] and str(folder) in status["error"]
+    with pytest.raises(ModelUnavailable, match=said):
+        service.predict(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_server_stays_up_and_answers_503_with_the_reason(tmp_path: Path, fault_zip: bytes) -> None:
+    folder = _broken_weights(tmp_path, "garbage")
+    with running_app(tmp_path / "app", {"MGMT_MODEL_REPO": str(folder)}) as server:
+        health = server.wait_for_model()
+        answer = requests.get(f"{server.url}/api/health", timeout=30)
+        predictions = [requests.post(f"{server.url}/api/predict", files={"study": ("study.zip", fault_zip)},
+                                     timeout=120) for _ in range(2)]
+        again = requests.get(f"{server.url}/api/health", timeout=30)
+        assert os.waitpid(server.pid, os.WNOHANG) == (0, 0)  # still running: it did not exit or restart
+        log = server.log.read_text(errors="replace")
+    assert health["status"] == "unavailable" and health["model"]["state"] == "failed"
+    assert answer.status_code == 503 and "SafetensorError" in health["model"]["error"]
+    assert f"The model '{folder}' could not be loaded" in health["model"]["error"]
+    for prediction in predictions:
+        assert prediction.status_code == 503 and prediction.headers["Retry-After"]
+        assert prediction.json()["error"] == health["model"]["error"]
+    assert again.status_code == 503 and again.json()["model"] == health["model"]
+    assert log.count("The model could not be loaded") == 1  # tried once, with its traceback in the log: no loop
