@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.multival import MultiValue
 
 from core.errors import InputError
 
@@ -20,6 +23,17 @@ DEFER_BYTES = 64 * 1024
 """Elements larger than this (pixel data) are read from the file only when decoded, so an upload's
 pixels are never all in memory twice: once as file bytes and once as the volume."""
 HEADER_TAGS_NEEDED = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
+SLICE_KEYWORDS = ("SeriesInstanceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows",
+                  "Columns", "BitsAllocated", "BitsStored", "SamplesPerPixel", "NumberOfFrames", "PixelRepresentation",
+                  "RescaleSlope", "RescaleIntercept")
+"""Header elements ingest reads from every slice. pydicom decodes an element when it is first used; these are
+decoded as each file is read, so a damaged one (unknown VR, a number that is not one) is reported with its file."""
+SERIES_KEYWORDS = ("StudyInstanceUID", "PatientID", "Modality", "ImageType", "SOPClassUID", "SeriesDescription",
+                   "ProtocolName", "RepetitionTime", "EchoTime", "InversionTime", "ContrastBolusAgent")
+"""Header elements ingest reads from the first slice of a series only: decoded for that slice once grouped."""
+DAMAGED_FILE = (EOFError, OSError, ValueError, KeyError, TypeError, NotImplementedError, zlib.error, struct.error,
+                BytesLengthException)
+"""What pydicom raises on a file that is cut short or has damaged bytes (deflated data, value lengths, VRs)."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +53,14 @@ class SliceFile:
         if value is None or value == "":
             return None
         try:
-            return tuple(float(v) for v in (value if isinstance(value, list | tuple) else list(value)))
+            numbers = tuple(float(v) for v in (value if isinstance(value, MultiValue | list | tuple) else [value]))
         except (TypeError, ValueError) as err:
             raise InputError(f"File '{self.relative}' has an unreadable {keyword} ({value!r}); "
                              "expected numbers.") from err
+        if not np.isfinite(numbers).all():
+            raise InputError(f"File '{self.relative}' has a value in {keyword} that is not finite ({value!r}); "
+                             "expected finite numbers.")
+        return numbers
 
 
 @dataclass
@@ -123,12 +141,27 @@ def read_slice(path: Path, relative: str) -> SliceFile | None:
     except InvalidDicomError as err:
         raise InputError(f"File '{relative}' starts like DICOM but cannot be read ({err}); "
                          "expected a complete DICOM file.") from err
-    except (EOFError, OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(f"File '{relative}' is a damaged or truncated DICOM file ({err}); "
-                         "expected a complete DICOM file: upload the study again.") from err
+    except DAMAGED_FILE as err:
+        raise _damaged(relative, err) from err
     if "PixelData" not in ds and "FloatPixelData" not in ds:
         return None
-    return SliceFile(path=path, relative=relative, dataset=ds)
+    slice_file = SliceFile(path=path, relative=relative, dataset=ds)
+    decode_header(slice_file, SLICE_KEYWORDS)
+    return slice_file
+
+
+def _damaged(relative: str, err: Exception) -> InputError:
+    return InputError(f"File '{relative}' is a damaged or truncated DICOM file ({str(err) or type(err).__name__}); "
+                      "expected a complete DICOM file: upload the study again.")
+
+
+def decode_header(slice_file: SliceFile, keywords: tuple[str, ...]) -> None:
+    """Decode the elements ``keywords`` of a file's header now; InputError naming the file when one is damaged."""
+    try:
+        for keyword in keywords:
+            slice_file.dataset.get(keyword)
+    except DAMAGED_FILE as err:
+        raise _damaged(slice_file.relative, err) from err
 
 
 def scan_folder(root: Path, shown_name: str | None = None) -> FolderScan:
@@ -163,6 +196,8 @@ def scan_folder(root: Path, shown_name: str | None = None) -> FolderScan:
         examples = ", ".join(passed_over[:3])
         raise InputError(f"'{shown}' holds no DICOM image or NIfTI file ({len(files)} files, e.g. {examples}); "
                          "expected DICOM files (recognised by content) or .nii/.nii.gz files.")
+    for item in series.values():
+        decode_header(item.slices[0], SERIES_KEYWORDS)
     return FolderScan(series=list(series.values()), nifti=nifti, passed_over=passed_over)
 
 
@@ -196,8 +231,16 @@ def slice_order(series: DicomSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray
         if missing:
             raise InputError(f"File '{slice_file.relative}' of the {series.label()} lacks {', '.join(missing)}; "
                              "expected position and orientation tags to place each slice in space.")
+        position = slice_file.float_tuple("ImagePositionPatient")
+        if len(position) != 3:
+            raise InputError(f"File '{slice_file.relative}' has an ImagePositionPatient with {len(position)} "
+                             "values; expected 3 (x, y, z in mm).")
     orientation = np.array(first.float_tuple("ImageOrientationPatient"))
     shape = (first.dataset.get("Rows"), first.dataset.get("Columns"))
+    if not all(isinstance(n, int) and n > 0 for n in shape):
+        rows, columns = ("(missing)" if n is None else n for n in shape)
+        raise InputError(f"File '{first.relative}' of the {series.label()} has Rows {rows} and Columns {columns}; "
+                         "expected the size of its pixel matrix (two positive numbers).")
     for slice_file in series.slices[1:]:
         other = np.array(slice_file.float_tuple("ImageOrientationPatient"))
         if other.shape != orientation.shape or np.max(np.abs(other - orientation)) > 1e-3:
@@ -212,6 +255,10 @@ def slice_order(series: DicomSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray
         raise InputError(f"File '{first.relative}' has an ImageOrientationPatient with {orientation.size} values; "
                          "expected 6.")
     normal = np.cross(orientation[:3], orientation[3:])
+    if not 0.9 < np.linalg.norm(normal) < 1.1:
+        shown = "\\".join(f"{value:g}" for value in orientation)
+        raise InputError(f"File '{first.relative}' has ImageOrientationPatient {shown}, whose row and column "
+                         "directions are not perpendicular unit vectors; expected two such directions.")
     positions = np.array([s.float_tuple("ImagePositionPatient") for s in series.slices], dtype=float)
     along = positions @ normal
     order = np.argsort(along, kind="stable")

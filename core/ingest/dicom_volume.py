@@ -13,10 +13,15 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from core.config import Settings
 from core.errors import InputError
 from core.ingest.dicom_files import DicomSeries, SliceFile, check_modality, slice_order
-from core.ingest.geometry import dicom_affine
+from core.ingest.geometry import dicom_affine, voxel_spacing
 
 SPACING_TOLERANCE = 0.05
 """Relative deviation of a slice gap from the median gap that counts as non-uniform spacing."""
+VOXEL_MM = (0.05, 30.0)
+"""Voxel sizes (mm) a brain MRI can have along any axis; clinical scans lie between about 0.2 and 10."""
+MAX_GRID_PER_FILE = 4
+"""A uniform slice grid may hold at most this many slices per file of the series; more would be mostly invented
+(interpolated), which means a wrong position rather than missing slices."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,16 @@ def check_volume_size(shape: tuple[int, ...], what: str, settings: Settings) -> 
     if max(shape) > settings.max_dimension or voxels > settings.max_voxels:
         raise InputError(f"{what} is {' x '.join(map(str, shape))} voxels ({voxels:,}); expected at most "
                          f"{settings.max_dimension} per axis and {settings.max_voxels:,} in all for one sequence.")
+
+
+def check_voxel_size(affine: np.ndarray, what: str) -> None:
+    """Raise when an affine's voxels are outside the sizes of MRI (a damaged PixelSpacing, position or header)."""
+    spacing = voxel_spacing(affine)
+    low, high = VOXEL_MM
+    if not all(low <= size <= high for size in spacing):
+        sizes = " x ".join(f"{size:.4g}" for size in spacing)
+        raise InputError(f"{what} has voxels of {sizes} mm; expected {low:g} to {high:g} mm along each axis for a "
+                         "brain MRI (check PixelSpacing and the slice positions, or the NIfTI header).")
 
 
 NATIVE_LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
@@ -92,10 +107,28 @@ def decode_pixels(slice_file: SliceFile, series: DicomSeries) -> np.ndarray:
     return pixels
 
 
-def _rescale(ds) -> tuple[float, float]:
-    slope = ds.get("RescaleSlope", 1.0)
-    intercept = ds.get("RescaleIntercept", 0.0)
-    return float(slope if slope not in (None, "") else 1.0), float(intercept if intercept not in (None, "") else 0.0)
+def _rescale(slice_file: SliceFile) -> tuple[float, float]:
+    """RescaleSlope and RescaleIntercept (default 1 and 0); InputError when they are not numbers that keep
+    intensities of stored values (up to 32 bits) within float32."""
+    slope = (slice_file.float_tuple("RescaleSlope") or (1.0,))[0]
+    intercept = (slice_file.float_tuple("RescaleIntercept") or (0.0,))[0]
+    if abs(slope) * 2.0**32 + abs(intercept) > np.finfo(np.float32).max:
+        raise InputError(f"File '{slice_file.relative}' has RescaleSlope {slope:g} and RescaleIntercept "
+                         f"{intercept:g}; expected a rescale that keeps intensities within float32 (about 3e38).")
+    return slope, intercept
+
+
+def check_slice_span(series: DicomSeries, order: np.ndarray, along: np.ndarray) -> None:
+    """Raise when the slices' positions span far more than their count at their usual spacing allows."""
+    gaps = np.diff(along)
+    gap = float(np.median(gaps))
+    if (along[-1] - along[0]) / gap + 1 <= MAX_GRID_PER_FILE * len(along):
+        return
+    widest = int(np.argmax(gaps))
+    before, after = (series.slices[int(order[k])].relative for k in (widest, widest + 1))
+    raise InputError(f"The {series.label()} has a gap of {gaps[widest]:.4g} mm between '{before}' and '{after}' "
+                     f"where its slices lie {gap:.2f} mm apart; expected slices spread evenly along their normal "
+                     "(is the ImagePositionPatient of one file wrong?).")
 
 
 def _uniform_slices(
@@ -148,10 +181,11 @@ def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
         raise InputError(f"The {series.label()} has several slices at the same position "
                          f"({len(along)} slices, {len(np.unique(np.round(along, 3)))} positions: echoes or time "
                          "points of one series?); expected one slice per position.")
+    check_slice_span(series, order, along)
     first = series.slices[int(order[0])]
     rows, columns = int(first.dataset.Rows), int(first.dataset.Columns)
     check_volume_size((columns, rows, len(order)), f"The {series.label()}", settings)
-    rescales = [_rescale(series.slices[int(index)].dataset) for index in order]
+    rescales = [_rescale(series.slices[int(index)]) for index in order]
     shared = rescales[0] if all(rescale == rescales[0] for rescale in rescales) else None
     if shared is not None:  # one rescale for the whole series: keep stored values, pass the rescale on
         rescales = [(1.0, 0.0)] * len(rescales)
@@ -195,4 +229,5 @@ def load_series_volume(series: DicomSeries, settings: Settings) -> SeriesVolume:
     if pixel_spacing is None or len(pixel_spacing) != 2 or min(pixel_spacing) <= 0:
         raise InputError(f"File '{first.relative}' has PixelSpacing {pixel_spacing}; expected two positive numbers.")
     affine = dicom_affine(orientation, positions[0], pixel_spacing, direction * gap)
+    check_voxel_size(affine, f"The {label}")
     return SeriesVolume(array=array, affine=affine, warnings=tuple(warnings), rescale=shared or (1.0, 0.0))

@@ -94,9 +94,9 @@ def _series_evidence(series: DicomSeries) -> Evidence[DicomSeries] | None:
     sequence = sequence_from_description(series.description)
     if sequence:
         return Evidence(series, sequence, 2, f"series description '{series.description}'")
-    ds = series.first
-    number = lambda keyword: float(ds.get(keyword)) if ds.get(keyword) not in (None, "") else None  # noqa: E731
-    agent = str(ds.get("ContrastBolusAgent", "") or "").strip() or None
+    first = series.slices[0]
+    number = lambda keyword: (first.float_tuple(keyword) or (None,))[0]  # noqa: E731
+    agent = str(first.dataset.get("ContrastBolusAgent", "") or "").strip() or None
     sequence = sequence_from_physics(number("RepetitionTime"), number("EchoTime"), number("InversionTime"), agent)
     if sequence:
         return Evidence(series, sequence, 3, "header physics (TR/TE/TI, contrast agent)")

@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from core.errors import InputError
 from core.preprocess.grid import Grid
 
 HEAD_ML = 2500.0
@@ -51,5 +52,9 @@ def strip_skull(t1: np.ndarray, grid: Grid) -> np.ndarray:
     import nibabel as nib
 
     with _strip_lock:  # one shared network; deepbet keeps per-call state (its bounding box) on the object
-        _, mask, _ = _extractor().run(nib.Nifti1Image(np.ascontiguousarray(t1, np.float32), grid.affine))
+        try:
+            _, mask, _ = _extractor().run(nib.Nifti1Image(np.ascontiguousarray(t1, np.float32), grid.affine))
+        except ValueError as err:  # deepbet found no brain to crop around (an empty bounding box)
+            raise InputError(f"The skull stripper (deepbet) found no brain in the T1w series ({err}); expected a "
+                             "T1-weighted image of a head. Check which series was taken as T1w.") from err
     return np.asarray(mask.dataobj) > 0

@@ -51,3 +51,13 @@ def test_skull_stripping_can_be_switched_off(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setenv("MGMT_SKULL_STRIP", "never")
     prepared = prepare(load_study(tmp_path / "train" / truth.case_id), dict(DEFAULT_PREPROCESSING))
     assert prepared.skull == "kept (skull stripping off)"
+
+
+def test_an_empty_t1_is_a_clear_input_error_not_a_deepbet_crash() -> None:
+    from core.errors import InputError
+    from core.preprocess.brain import strip_skull
+    from core.preprocess.grid import Grid
+
+    grid = Grid.centred(np.zeros(3), (3.0, 3.0, 3.0), (64, 64, 64))
+    with pytest.raises(InputError, match="found no brain in the T1w series"):
+        strip_skull(np.zeros(grid.shape, np.float32), grid)
