@@ -23,6 +23,7 @@ from core.config import Settings, get_settings
 from core.errors import InputError, ModelUnavailable
 from core.ingest import UploadedFile, read_study_folder, staged
 from core.ingest.gc_pause import collector_paused
+from core.ingest.loader import source_name
 from core.store import PredictionRecord, Store
 
 if TYPE_CHECKING:  # torch and MONAI load with the model, in the background, so the server is up at once
@@ -172,9 +173,8 @@ class Service:
                     use_cpu_share(slot.threads)
                     read_started = time.perf_counter()
                     progress("reading series")
-                    shown = Path(source).name if isinstance(source, str | Path) else "upload"
                     with self.admission.reading, collector_paused():
-                        study = read_study_folder(folder, shown, self.settings)
+                        study = read_study_folder(folder, source_name(source), self.settings)
                 timings["read"] = time.perf_counter() - read_started
                 prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
                 del study  # the volumes go before the slot does

@@ -18,8 +18,8 @@ from tqdm import tqdm
 from core.config import get_settings
 from core.errors import InputError
 from core.inference import Predictor
-from core.inference.predictor import RESEARCH_NOTICE
 from core.ingest import load_study
+from core.notice import RESEARCH_NOTICE
 from core.store import Store
 from core.train.dataset import find_cases, read_labels
 from core.train.metrics import auc, bootstrap_auc_interval

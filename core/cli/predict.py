@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.inference.predictor import RESEARCH_NOTICE
+from core.notice import RESEARCH_NOTICE
 from core.service import Service
 
 

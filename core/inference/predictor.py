@@ -19,9 +19,9 @@ from monai.visualize import GradCAMpp
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
+from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
 
-RESEARCH_NOTICE = "Research use only; not for clinical decisions. MRI-based MGMT prediction is near chance."
 DROPOUT_SAMPLES = 32
 """Monte-Carlo dropout draws of the head per augmentation."""
 

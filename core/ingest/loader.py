@@ -39,9 +39,14 @@ def study_hash(salt: bytes, *parts: str | bytes) -> str:
 def load_study(source: Path | str | Sequence[UploadedFile], settings: Settings | None = None) -> Study:
     """Read one study from a folder, a .zip of one, or uploaded files; staging is removed afterwards."""
     settings = settings or get_settings()
-    shown = Path(source).name if isinstance(source, str | Path) else "upload"
+    shown = source_name(source)
     with staged(source, settings) as folder, collector_paused():
         return read_study_folder(folder, shown, settings)
+
+
+def source_name(source: Path | str | Sequence[UploadedFile]) -> str:
+    """How messages name a study source: the folder's or file's name, or "upload" for uploaded files."""
+    return Path(source).name if isinstance(source, str | Path) else "upload"
 
 
 def read_study_folder(folder: Path, shown: str, settings: Settings) -> Study:

@@ -61,8 +61,8 @@ class PredictionRecord:
 def insert(connection: duckdb.DuckDBPyConnection, record: PredictionRecord) -> int:
     """Append ``record``; the new row's id."""
     names = ", ".join(f'"{name}"' for name in _WRITTEN)
-    placeholders = ", ".join("?" for _ in _WRITTEN)
-    row = connection.execute(f"INSERT INTO predictions ({names}) VALUES ({placeholders}) RETURNING id",
+    parameters = ", ".join("?" for _ in _WRITTEN)
+    row = connection.execute(f"INSERT INTO predictions ({names}) VALUES ({parameters}) RETURNING id",
                              record.row()).fetchone()
     assert row is not None
     return int(row[0])
