@@ -67,8 +67,8 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
         except InputError as err:
             problem = ("The study could not be used", err.user_message)
         except ServiceUnavailable as err:  # busy (or out of room): not the visitor's doing, so the study stays chosen
-            problem, busy = ("The service is busy", f"{err.user_message} Your study is still selected: press "
-                             "Predict to try again."), True
+            problem, busy = ("The service cannot take the study now", f"{err.user_message} Your study is still "
+                             "selected: press Predict to try again."), True
         except Exception:  # a bug: logged server-side; the visitor gets a message, not a traceback
             logging.getLogger(__name__).exception("prediction failed")
             problem = ("Prediction failed", "Something went wrong on our side while predicting; it has been "
