@@ -150,7 +150,8 @@ class Service:
                 "load_seconds": round(self.load_seconds or 0.0, 3)}
 
     def predict(self, source: Source, *, user: str = "anonymous", channel: str = "app", with_cam: bool = True,
-                progress: Progress | None = None, log: bool = True, place: Place | None = None) -> Outcome:
+                progress: Progress | None = None, log: bool = True, place: Place | None = None,
+                with_display: bool = False) -> Outcome:
         """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix.
 
         Admission: a place in ``self.admission`` (``place``, when the caller took one already, as the REST API does
@@ -176,7 +177,7 @@ class Service:
                     with self.admission.reading, collector_paused():
                         study = read_study_folder(folder, source_name(source), self.settings)
                 timings["read"] = time.perf_counter() - read_started
-                prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
+                prediction = predictor.predict(study, with_cam=with_cam, progress=progress, with_display=with_display)
                 del study  # the volumes go before the slot does
         except ServiceBusy:
             raise  # refused before any work: not an attempt

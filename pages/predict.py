@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from core.errors import InputError, ServiceUnavailable
 from core.examples import EXAMPLES, example_study, example_zip
-from core.figures import VIEWS, gauge_figure, slice_figure
-from core.figures.slices import cam_in_brain, default_indices, slice_position_mm
+from core.figures import gauge_figure
+from core.figures.viewer import cursor_caption, label_legend, linked_figure, moved_cursor
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
+from core.preprocess.display import DisplayVolumes
 from core.service import STAGES, Outcome, get_service
 
 SOURCES = ("Example study", "Upload a .zip", "Upload a folder", "Upload files")
+CURSOR_KEYS = ("cursor-x", "cursor-y", "cursor-z")
+CURSOR_PLANES = ("Sagittal plane (x)", "Coronal plane (y)", "Axial plane (z)")
 
 st.title("Predict MGMT promoter methylation")
 st.warning(RESEARCH_NOTICE, icon=":material/warning:")
@@ -63,7 +67,7 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
             else:
                 target = [UploadedFile(relative_path=f.name, content=f.getvalue()) for f in source[1]]
             outcome = get_service().predict(target, user=st.session_state.get("user", "anonymous"),
-                                            channel="app", progress=progress)
+                                            channel="app", progress=progress, with_display=True)
         except InputError as err:
             problem = ("The study could not be used", err.user_message)
         except ServiceUnavailable as err:  # busy (or out of room): not the visitor's doing, so the study stays chosen
@@ -96,25 +100,45 @@ elif st.session_state.get("problem"):
     st.error(st.session_state["problem"], icon=":material/error:")
 
 
+def cursor_now() -> tuple[int, int, int]:
+    return tuple(int(st.session_state[key]) for key in CURSOR_KEYS)
+
+
+def move_cursor(display: DisplayVolumes) -> None:
+    """A click on the viewer: the other two planes go through the clicked point (the sliders follow)."""
+    points = st.session_state["viewer"]["selection"]["points"]
+    if points:
+        moved = moved_cursor(display, cursor_now(), points[0]["curve_number"], points[0]["x"], points[0]["y"])
+        for key, value in zip(CURSOR_KEYS, moved or (), strict=False):
+            st.session_state[key] = value
+
+
 @st.fragment
 def viewer(outcome: Outcome) -> None:
-    """The four sequences on the model's grid, one view at a time, with the Grad-CAM map toggled and faded."""
-    prepared = outcome.prediction.prepared
-    cam = cam_in_brain(outcome.prediction.cam, prepared.brain_mask)
-    left, right = st.columns([1, 2])
-    show_cam = left.toggle("Grad-CAM overlay", value=cam is not None, disabled=cam is None)
-    opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show_cam)
-    start = default_indices(prepared.grid.shape, cam)
-    for tab, view in zip(st.tabs([name.capitalize() for name in VIEWS]), VIEWS, strict=True):
-        with tab:
-            size = prepared.grid.shape[VIEWS[view].axis]
-            index = st.slider(f"{view.capitalize()} slice", 0, size - 1, start[view], key=f"slice-{view}")
-            position = slice_position_mm(prepared.grid.affine, view, index)
-            st.caption(f"Slice {index + 1} of {size}, at {'xyz'[VIEWS[view].axis]} = {position:+.0f} mm (RAS); "
-                       "radiological view: the patient's right on your left.")
-            st.plotly_chart(slice_figure(prepared.display, prepared.sequences, view, index,
-                                         cam if show_cam else None, opacity),
-                            key=f"figure-{view}")
+    """The four sequences at the study's own resolution in three planes through one cursor, with the overlays."""
+    display = outcome.prediction.display
+    if st.session_state.get("cursor-of") is not outcome:  # a new prediction: the cursor starts at its centre
+        st.session_state["cursor-of"] = outcome
+        for key, value in zip(CURSOR_KEYS, display.voxel_of(display.start_mm), strict=True):
+            st.session_state[key] = value
+    cam_toggle, cam_fade, label_toggle, label_fade = st.columns(4)
+    show_cam = cam_toggle.toggle("Grad-CAM overlay", value=display.cam is not None, disabled=display.cam is None)
+    cam_opacity = cam_fade.slider("Grad-CAM opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show_cam)
+    show_labels = label_toggle.toggle("Tumour segmentation", value=display.labels is not None,
+                                      disabled=display.labels is None,
+                                      help=None if display.labels is not None else "This model gives no segmentation.")
+    label_opacity = label_fade.slider("Segmentation opacity", 0.0, 1.0, 0.4, 0.05, disabled=not show_labels)
+    for column, key, label, axis in zip(st.columns(3), CURSOR_KEYS, CURSOR_PLANES, range(3), strict=True):
+        origin, step = display.grid.affine[axis, 3], display.spacing_mm
+        column.select_slider(label, options=range(display.grid.shape[axis]), key=key,
+                             format_func=lambda index, o=origin, s=step: f"{o + s * index:+.0f} mm")
+    st.caption(f"Cursor at {cursor_caption(display, cursor_now())} (RAS), started at the {display.start_from}. "
+               "Click a point in any image to bring the other planes there. Radiological view: the patient's right "
+               "on your left." + (f"  \nSegmentation: {label_legend()}." if show_labels else ""))
+    st.plotly_chart(linked_figure(display, cursor_now(), cam_opacity if show_cam else None,
+                                  label_opacity if show_labels else None),
+                    key="viewer", on_select=partial(move_cursor, display), selection_mode="points",
+                    config={"displayModeBar": False})
 
 
 outcome: Outcome | None = st.session_state.get("outcome")
@@ -146,10 +170,13 @@ if outcome is not None:
          "spacing (mm)": " x ".join(f"{v:.3g}" for v in s["spacing_mm"])}
         for name, s in report["sequences"].items()]), hide_index=True)
     st.subheader("Where the model looked")
-    grid = " x ".join(map(str, outcome.prediction.prepared.grid.shape))
-    st.caption(f"Grad-CAM++ of the predicted label on the model's {grid} grid; the brighter, the more that region "
-               f"pushed towards '{report['label']}', shown inside the brain (the network sees zeros outside it). "
-               f"Skull: {outcome.prediction.prepared.skull}. A map shows what drove the model, not where the tumour "
+    prepared, display = outcome.prediction.prepared, outcome.prediction.display
+    model_grid = " x ".join(map(str, prepared.grid.shape))
+    st.caption(f"The four sequences on one {display.spacing_mm:.2g} mm grid aligned in world coordinates (the "
+               f"study's own in-plane resolution, at most 1 mm). Grad-CAM++ of the predicted label was computed on the "
+               f"model's {model_grid} grid of {prepared.grid.affine[0, 0]:.2g} mm and is drawn upsampled; the brighter, "
+               f"the more that region pushed towards '{report['label']}', shown inside the brain (the network sees "
+               f"zeros outside it). Skull: {prepared.skull}. A map shows what drove the model, not where the tumour "
                "is.")
     viewer(outcome)
     st.download_button("Download the result (JSON)", json.dumps(report, indent=2), "mgmt-prediction.json",

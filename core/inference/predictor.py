@@ -21,6 +21,7 @@ from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
+from core.preprocess.display import DisplayVolumes, timed_display_volumes
 
 DROPOUT_SAMPLES = 32
 """Monte-Carlo dropout draws of the head per augmentation."""
@@ -44,6 +45,7 @@ class Prediction:
     study_hash: str
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    display: DisplayVolumes | None = None  # the viewer's volumes, when asked for (``with_display``)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON of ``predict --json`` and of the REST API (no arrays, no patient identifiers)."""
@@ -100,8 +102,10 @@ class Predictor:
         model, source = load_model(repo_or_dir, revision)
         return cls(model, source)
 
-    def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None) -> Prediction:
-        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM."""
+    def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None,
+                with_display: bool = False) -> Prediction:
+        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM;
+        ``with_display`` adds the viewer's volumes at the study's own resolution (``display`` in the timings)."""
         progress = progress or (lambda stage: None)
         progress("preprocessing")
         prepared = prepare(study, self.config)
@@ -116,6 +120,9 @@ class Predictor:
         probability = float(probabilities.mean())
         threshold = float(self.model.threshold)
         low, high = np.percentile(samples, [5, 95])
+        display = None
+        if with_display:  # labels: the tumour segmentation on prepared.grid, once the model gives one
+            display, timings["display"] = timed_display_volumes(study, prepared, cam, labels=None)
         uncertainty = {
             "std": round(float(samples.std()), 6),
             "interval90": [round(float(low), 6), round(float(high), 6)],
@@ -136,6 +143,7 @@ class Predictor:
             study_hash=study.study_hash,
             timings_s=timings,
             warnings=tuple(study.warnings) + prepared.warnings,
+            display=display,
         )
 
     def _features_and_cam(self, x: torch.Tensor, with_cam: bool,

@@ -1,0 +1,265 @@
+"""What the viewer draws: the four sequences at the study's own in-plane resolution on one RAS grid, with the
+model-grid overlays (Grad-CAM, tumour labels) brought onto it.
+
+The display grid is isotropic, RAS-aligned (the model grid's axes), covers the head box found on the model grid,
+and has the finest in-plane spacing of the four series, never finer than ``FINEST_SPACING_MM`` and never more than
+``MAX_VOXELS_PER_AXIS`` voxels along an axis. Each sequence is sampled onto it through world coordinates (nearest
+voxel: a separable gather when the series is axis-aligned with the grid, as acquired series are, a chunked one
+when oblique) and stored as uint8 after its display window; the Grad-CAM map is upsampled trilinearly (separable,
+both grids being RAS-aligned) and the labels by nearest voxel.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from core.ingest.study import Study
+from core.preprocess.brain import foreground_mask
+from core.preprocess.chain import PreparedStudy
+from core.preprocess.grid import Grid
+
+FINEST_SPACING_MM = 1.0
+"""The display grid is never finer than this: the series' in-plane resolution is kept up to this spacing."""
+MAX_VOXELS_PER_AXIS = 256
+"""Bound on the display grid along each axis (a 256^3 grid of four uint8 sequences is 64 MB in memory)."""
+MARGIN_MM = 6.0
+"""Room kept around the head box found on the model grid."""
+SAMPLING_THREADS = 2
+"""Sequences sampled at once."""
+ALIGNED_TOLERANCE_VOXELS = 0.05
+"""A series counts as axis-aligned with the grid when its off-axis drift over the grid stays below this."""
+
+
+@dataclass(frozen=True)
+class DisplayVolumes:
+    """The sequences and overlays on the display grid, and where the viewer's cursor starts."""
+
+    grid: Grid  # RAS, isotropic: affine maps display voxels to world mm
+    sequences: tuple[str, ...]
+    images: np.ndarray  # (len(sequences), X, Y, Z) uint8: each sequence through its display window, 0 outside it
+    windows: tuple[tuple[float, float], ...]  # per sequence, the intensities shown as 0 and 255
+    cam: np.ndarray | None  # (X, Y, Z) uint8: Grad-CAM 0..1 as 0..255, inside the brain
+    labels: np.ndarray | None  # (X, Y, Z) uint8 tumour labels (BraTS 1, 2, 4), 0 elsewhere
+    start_mm: tuple[float, float, float]  # the cursor's first world position
+    start_from: str  # "tumour centre", "Grad-CAM peak" or "centre of the head"
+
+    @property
+    def spacing_mm(self) -> float:
+        return float(self.grid.affine[0, 0])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.images, self.cam, self.labels) if a is not None)
+
+    def world_of(self, voxel: tuple[int, int, int]) -> np.ndarray:
+        """World position (mm) of a display voxel's centre."""
+        return self.grid.affine[:3, :3] @ np.asarray(voxel, float) + self.grid.affine[:3, 3]
+
+    def voxel_of(self, world_mm: np.ndarray | tuple[float, float, float]) -> tuple[int, int, int]:
+        """The display voxel nearest to a world position, kept inside the grid."""
+        ijk = np.linalg.solve(self.grid.affine[:3, :3], np.asarray(world_mm, float) - self.grid.affine[:3, 3])
+        return tuple(int(np.clip(np.rint(v), 0, n - 1)) for v, n in zip(ijk, self.grid.shape, strict=True))
+
+
+def intensity_window(volume: np.ndarray) -> tuple[float, float]:
+    """Display window of a sequence: 1st to 99.5th percentile of its non-zero voxels (stable across slices), from
+    every other voxel along each axis (as good a sample, at an eighth of the cost)."""
+    sample = volume[::2, ::2, ::2]
+    values = sample[sample != 0]
+    if values.size == 0:
+        return 0.0, 1.0
+    low, high = np.percentile(values, [1, 99.5])
+    return float(low), float(max(high, low + 1e-6))
+
+
+def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
+    """The isotropic RAS grid over the head at the series' finest in-plane spacing, within the caps."""
+    finest = min(min(volume.spacing_mm[:2]) for volume in study.volumes.values())
+    head = foreground_mask(prepared.display[:, ::2, ::2, ::2], largest_only=False)  # a box: every other voxel will do
+    model = prepared.grid
+    found = np.argwhere(head) * 2
+    corners = np.array([found.min(0) - 1, found.max(0) + 1]) if len(found) else \
+        np.array([[0, 0, 0], np.subtract(model.shape, 1)])
+    world = corners @ model.affine[:3, :3].T + model.affine[:3, 3]
+    low, high = world.min(0) - MARGIN_MM, world.max(0) + MARGIN_MM
+    spacing = max(finest, FINEST_SPACING_MM, float((high - low).max()) / (MAX_VOXELS_PER_AXIS - 1))
+    low = np.floor(low / spacing) * spacing  # voxel centres on multiples of the spacing
+    shape = tuple(int(min(MAX_VOXELS_PER_AXIS, np.floor((h - lo) / spacing) + 1)) for lo, h in zip(low, high, strict=True))
+    affine = np.diag([spacing, spacing, spacing, 1.0])
+    affine[:3, 3] = low
+    return Grid(affine, shape)
+
+
+def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | None,
+                    labels: np.ndarray | None = None) -> DisplayVolumes:
+    """The viewer's volumes for one prediction: ``cam`` (0..1) and ``labels`` are on ``prepared.grid``."""
+    grid = display_grid(study, prepared)
+    images = np.empty((len(prepared.sequences), *grid.shape), np.uint8)
+    windows = tuple(intensity_window(channel) for channel in prepared.display)
+
+    def sample(channel: int) -> None:
+        volume = study[prepared.sequences[channel]]
+        windowed_on_grid(volume.array, volume.affine, volume.rescale, windows[channel], grid, out=images[channel])
+
+    with ThreadPoolExecutor(SAMPLING_THREADS) as pool:  # numpy gathers release the GIL
+        list(pool.map(sample, range(len(prepared.sequences))))
+    shown_cam = None
+    if cam is not None:
+        inside = np.where(ndimage.binary_dilation(prepared.brain_mask), cam, 0.0)  # zeros outside: padding
+        levels = linear_on_grid(inside, prepared.grid, grid, scale=255.0)
+        levels += 0.5  # rounds on the cast below (the map is within 0..1, so levels stay within 0..255.5)
+        shown_cam = levels.astype(np.uint8)
+    shown_labels = None if labels is None else \
+        gather_on_grid(np.asarray(labels, np.uint8), prepared.grid.affine, grid, fill=0)
+    start, start_from = cursor_start(prepared, cam, labels, grid)
+    return DisplayVolumes(grid, prepared.sequences, images, windows, shown_cam, shown_labels,
+                          tuple(float(v) for v in start), start_from)
+
+
+def cursor_start(prepared: PreparedStudy, cam: np.ndarray | None, labels: np.ndarray | None,
+                 grid: Grid) -> tuple[np.ndarray, str]:
+    """The tumour's centre when there are labels, else the Grad-CAM peak inside the brain, else the grid's centre."""
+    model = prepared.grid
+    if labels is not None and np.any(labels > 0):
+        return model.affine[:3, :3] @ np.argwhere(labels > 0).mean(0) + model.affine[:3, 3], "tumour centre"
+    if cam is not None:
+        inside = np.where(prepared.brain_mask, cam, 0.0)
+        if inside.max() > 0:
+            peak = np.unravel_index(int(np.argmax(inside)), inside.shape)
+            return model.affine[:3, :3] @ np.asarray(peak, float) + model.affine[:3, 3], "Grad-CAM peak"
+    return grid.affine[:3, :3] @ ((np.asarray(grid.shape) - 1) / 2.0) + grid.affine[:3, 3], "centre of the head"
+
+
+def windowed_on_grid(array: np.ndarray, affine: np.ndarray, rescale: tuple[float, float],
+                     window: tuple[float, float], grid: Grid, out: np.ndarray | None = None) -> np.ndarray:
+    """A series' stored voxels -> uint8 display levels on ``grid`` (nearest voxel; into ``out`` when given), 0
+    outside the series."""
+    slope, intercept = rescale
+    low, high = window
+    if array.dtype in (np.uint8, np.int8, np.uint16, np.int16):  # one lookup table for every stored value
+        info = np.iinfo(array.dtype)
+        stored = np.arange(info.min, info.max + 1, dtype=np.float32)
+        table = _levels(stored * np.float32(slope) + np.float32(intercept), low, high)
+        sampled, outside = _gather(array, affine, grid)
+        levels = table.take(sampled.astype(np.int64) - info.min if info.min else sampled)
+    else:
+        sampled, outside = _gather(array, affine, grid)
+        levels = _levels(sampled.astype(np.float32) * np.float32(slope) + np.float32(intercept), low, high)
+    if out is None:
+        out = np.empty(grid.shape, np.uint8)
+    out[...] = levels
+    if outside is not None:
+        out[outside] = 0
+    return out
+
+
+def _levels(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    return np.clip(np.rint((values - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
+
+
+def _to_source(affine: np.ndarray, grid: Grid) -> np.ndarray:
+    """Display voxel -> source voxel (4x4)."""
+    return np.linalg.inv(affine) @ grid.affine
+
+
+def _aligned_axes(to_source: np.ndarray, grid: Grid) -> list[int] | None:
+    """For each source axis, the one grid axis it follows, when the source is axis-aligned with the grid."""
+    linear = np.abs(to_source[:3, :3])
+    follows = [int(np.argmax(row)) for row in linear]
+    if sorted(follows) != [0, 1, 2]:
+        return None
+    for s, axis in enumerate(follows):
+        drift = sum(linear[s, q] * (grid.shape[q] - 1) for q in range(3) if q != axis)
+        if drift > ALIGNED_TOLERANCE_VOXELS:
+            return None
+    return follows
+
+
+def gather_on_grid(array: np.ndarray, affine: np.ndarray, grid: Grid, fill: int = 0) -> np.ndarray:
+    """Nearest-voxel sampling of ``array`` (voxels -> world by ``affine``) on ``grid``; ``fill`` outside it."""
+    values, outside = _gather(array, affine, grid)
+    values = np.ascontiguousarray(values)
+    if outside is not None:
+        values[outside] = fill
+    return values
+
+
+def _gather(array: np.ndarray, affine: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray | None]:
+    """Nearest source voxel of every grid voxel (the edge voxel beyond the array; possibly a transposed view) and
+    the grid voxels outside the array (None when there are none)."""
+    to_source = _to_source(affine, grid)
+    follows = _aligned_axes(to_source, grid)
+    if follows is None:
+        values, outside = np.empty(grid.shape, array.dtype), np.zeros(grid.shape, bool)
+        for start, stop, ijk in _source_coordinates(to_source, grid):
+            rounded = [np.floor(c + 0.5) for c in ijk]
+            outside[start:stop] = ~np.all([(r >= 0) & (r <= n - 1) for r, n in zip(rounded, array.shape, strict=True)],
+                                          axis=0)
+            index = [np.clip(r, 0, n - 1).astype(np.intp) for r, n in zip(rounded, array.shape, strict=True)]
+            values[start:stop] = array[index[0], index[1], index[2]]
+        return values, (outside if outside.any() else None)
+    indices, inside = [], [None, None, None]
+    for s, axis in enumerate(follows):
+        rounded = np.floor(to_source[s, axis] * np.arange(grid.shape[axis]) + to_source[s, 3] + 0.5)
+        inside[axis] = (rounded >= 0) & (rounded <= array.shape[s] - 1)
+        indices.append(np.clip(rounded, 0, array.shape[s] - 1).astype(np.intp))
+    memory = sorted(range(3), key=lambda s: -abs(array.strides[s]))  # source axes, slowest in memory first
+    view, (first, second, third) = array.transpose(memory), [indices[s] for s in memory]
+    sampled = view[first[:, None], second[None, :]].take(third, axis=2)  # in memory order: cache-friendly
+    grid_axes = [follows[s] for s in memory]  # the grid axis of each axis of ``sampled``
+    values = sampled.transpose([grid_axes.index(axis) for axis in range(3)])  # a view: copied once, by the caller
+    if all(part.all() for part in inside):
+        return values, None
+    return values, ~(inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :])
+
+
+def _source_coordinates(to_source: np.ndarray, grid: Grid, slab_voxels: int = 1 << 20):
+    """Source voxel coordinates of the grid in slabs along grid axis 0: (start, stop, (3, n0, n1, n2) float32)."""
+    per_slab = max(1, slab_voxels // (grid.shape[1] * grid.shape[2]))
+    j, k = np.meshgrid(np.arange(grid.shape[1], dtype=np.float32), np.arange(grid.shape[2], dtype=np.float32),
+                       indexing="ij")
+    linear = to_source[:3, :3].astype(np.float32)
+    for start in range(0, grid.shape[0], per_slab):
+        stop = min(grid.shape[0], start + per_slab)
+        i = np.arange(start, stop, dtype=np.float32)[:, None, None]
+        yield start, stop, [linear[s, 0] * i + (linear[s, 1] * j + linear[s, 2] * k + np.float32(to_source[s, 3]))
+                            for s in range(3)]
+
+
+def linear_on_grid(volume: np.ndarray, source: Grid, target: Grid, scale: float = 1.0) -> np.ndarray:
+    """Trilinear resampling (times ``scale``) between two RAS-aligned grids, one axis at a time, float32; 0 beyond
+    the source's edge voxels."""
+    to_source = _to_source(source.affine, target)
+    if not np.allclose(to_source[:3, :3], np.diag(np.diag(to_source[:3, :3]))):
+        raise ValueError("linear_on_grid needs two grids with the same axes (both RAS-aligned)")
+    values = np.asarray(volume, np.float32)
+    for axis in range(3):
+        coordinate = to_source[axis, axis] * np.arange(target.shape[axis]) + to_source[axis, 3]
+        below = np.floor(coordinate)
+        inside = (coordinate >= 0) & (coordinate <= volume.shape[axis] - 1)
+        upper = np.where(inside, coordinate - below, 0.0) * (scale if axis == 2 else 1.0)
+        lower = np.where(inside, 1.0 - (coordinate - below), 0.0) * (scale if axis == 2 else 1.0)
+        low = np.clip(below.astype(np.intp), 0, volume.shape[axis] - 1)
+        high = np.clip(low + 1, 0, volume.shape[axis] - 1)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        result = np.take(values, low, axis=axis)
+        result *= lower.astype(np.float32).reshape(shape)
+        part = np.take(values, high, axis=axis)
+        part *= upper.astype(np.float32).reshape(shape)
+        result += part
+        values = result
+    return values
+
+
+def timed_display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | None,
+                          labels: np.ndarray | None = None) -> tuple[DisplayVolumes, float]:
+    """``display_volumes`` and the seconds it took (the prediction's ``display`` timing)."""
+    started = time.perf_counter()
+    volumes = display_volumes(study, prepared, cam, labels)
+    return volumes, time.perf_counter() - started
