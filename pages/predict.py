@@ -173,11 +173,11 @@ if outcome is not None:
     prepared, display = outcome.prediction.prepared, outcome.prediction.display
     model_grid = " x ".join(map(str, prepared.grid.shape))
     st.caption(f"The four sequences on one {display.spacing_mm:.2g} mm grid aligned in world coordinates (the "
-               f"study's own in-plane resolution, at most 1 mm). Grad-CAM++ of the predicted label was computed on the "
-               f"model's {model_grid} grid of {prepared.grid.affine[0, 0]:.2g} mm and is drawn upsampled; the brighter, "
-               f"the more that region pushed towards '{report['label']}', shown inside the brain (the network sees "
-               f"zeros outside it). Skull: {prepared.skull}. A map shows what drove the model, not where the tumour "
-               "is.")
+               "study's own in-plane resolution, never finer than 1 mm). Grad-CAM++ of the predicted label was "
+               f"computed on the model's {model_grid} grid of {prepared.grid.affine[0, 0]:.2g} mm and is drawn "
+               f"upsampled; the brighter, the more that region pushed towards '{report['label']}', shown inside the "
+               f"brain (the network sees zeros outside it). Skull: {prepared.skull}. A map shows what drove the model, "
+               "not where the tumour is.")
     viewer(outcome)
     st.download_button("Download the result (JSON)", json.dumps(report, indent=2), "mgmt-prediction.json",
                        "application/json", icon=":material/download:")

@@ -64,14 +64,17 @@ def label_colourscale() -> list[list]:
 
 
 def linked_figure(display: DisplayVolumes, cursor: tuple[int, int, int], cam_opacity: float | None = 0.45,
-                  label_opacity: float | None = 0.4, height: int = 900) -> go.Figure:
+                  label_opacity: float | None = 0.4, width: int = 1000) -> go.Figure:
     """Three planes through ``cursor`` (a display voxel) for every sequence; an overlay is drawn when its opacity
     is given and the volume has it. Trace ``n`` for ``n < len(PLANES) * len(sequences)`` is the click lattice of
-    panel ``n`` (row-major), which ``moved_cursor`` relies on."""
+    panel ``n`` (row-major), which ``moved_cursor`` relies on. Rows are as tall as their images at ``width``."""
     columns = len(display.sequences)
+    shape = display.grid.shape
+    aspects = [shape[plane.vertical] / shape[plane.horizontal] for plane in PLANES]
+    images_height = (width - 60) / columns * sum(aspects)
     figure = make_subplots(rows=len(PLANES), cols=columns, column_titles=list(display.sequences),
                            row_titles=[plane.name.capitalize() for plane in PLANES], horizontal_spacing=0.01,
-                           vertical_spacing=0.02)
+                           vertical_spacing=0.02, row_heights=aspects)
     world = display.world_of(cursor)
     annotations, shapes = list(figure.layout.annotations), []  # set once at the end: plotly re-checks on each add
     colourbar_drawn = False
@@ -103,7 +106,9 @@ def linked_figure(display: DisplayVolumes, cursor: tuple[int, int, int], cam_opa
                               f"yaxis{axis}": AXIS})
         shapes += _cursor_lines(axis, world[plane.horizontal], world[plane.vertical])
         annotations += _edge_labels(axis, VIEWS[plane.name].edges)
-    figure.update_layout(annotations=annotations, shapes=shapes, height=height, margin={"l": 10, "r": 30, "t": 30, "b": 10}, plot_bgcolor="black",
+    figure.update_layout(annotations=annotations, shapes=shapes, height=round(images_height * 1.05) + 40,
+                         plot_bgcolor="black",
+                         margin={"l": 10, "r": 30, "t": 30, "b": 10},
                          showlegend=False, hovermode="closest", clickmode="event+select")
     return figure
 

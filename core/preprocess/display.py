@@ -89,7 +89,7 @@ def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
     low, high = world.min(0) - MARGIN_MM, world.max(0) + MARGIN_MM
     spacing = max(finest, FINEST_SPACING_MM, float((high - low).max()) / (MAX_VOXELS_PER_AXIS - 1))
     low = np.floor(low / spacing) * spacing  # voxel centres on multiples of the spacing
-    shape = tuple(int(min(MAX_VOXELS_PER_AXIS, np.floor((h - lo) / spacing) + 1)) for lo, h in zip(low, high, strict=True))
+    shape = tuple(int(min(MAX_VOXELS_PER_AXIS, np.floor(n) + 1)) for n in (high - low) / spacing)
     affine = np.diag([spacing, spacing, spacing, 1.0])
     affine[:3, 3] = low
     return Grid(affine, shape)
