@@ -66,8 +66,22 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
     assert metrics_of(app)["P(methylated)"] == f"{expected:.3f}"
     assert app.session_state["outcome"].report["label"] == ("methylated" if expected >= 0.5 else "unmethylated")
     assert app.session_state["outcome"].prediction.cam is not None
-    assert [tab.label for tab in app.tabs] == ["Axial", "Coronal", "Sagittal"]
     assert EXAMPLES["case-10"].truth == "unmethylated"
+
+
+@pytest.mark.slow
+def test_the_viewer_starts_at_the_grad_cam_peak_and_its_sliders_move_the_cursor() -> None:
+    app = app_test().run()
+    app.switch_page("pages/predict.py").run()
+    app.button(key="predict").click().run()
+    display = app.session_state["outcome"].prediction.display
+    start = display.voxel_of(display.start_mm)
+    assert [app.select_slider(key=key).value for key in ("cursor-x", "cursor-y", "cursor-z")] == list(start)
+    assert display.start_from == "Grad-CAM peak"  # the bundled model gives no segmentation
+    app.select_slider(key="cursor-z").set_value(start[2] + 3).run()
+    assert not app.exception
+    shown = [c.value for c in app.caption if c.value.startswith("Cursor at")][0]
+    assert f"z {display.world_of((*start[:2], start[2] + 3))[2]:+.1f} mm" in shown
 
 
 def test_cohort_page_shows_the_training_cohorts_auc_and_size() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,40 @@ def test_an_uploaded_folder_gives_the_same_probability_as_its_zip(
     page = browser_page
     open_predict_with_upload(page, app_server.url, study_folder, kind="Upload a folder")
     assert shown_probability(page) == f"{cli_probability(study_zip):.3f}"
+
+
+def cursor_mm(caption: str) -> tuple[float, float, float]:
+    """(x, y, z) of 'Cursor at x +20.8 mm (R), y +6.9 mm (A), z +45.0 mm (S) ...'."""
+    found = re.search(r"x ([+-][\d.]+) mm .*?, y ([+-][\d.]+) mm .*?, z ([+-][\d.]+) mm", caption)
+    return tuple(float(value) for value in found.groups())
+
+
+def test_a_click_on_an_axial_image_brings_the_other_planes_to_the_point_clicked(
+        browser_page, app_server: AppServer, study_zip: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_predict_with_upload(page, app_server.url, study_zip)
+    figure = page.locator(".st-key-viewer .js-plotly-plot")
+    figure.wait_for()
+    caption = page.locator('[data-testid="stCaptionContainer"]', has_text="Cursor at")
+    before = caption.inner_text()
+    axial_flair = figure.locator(".nsewdrag").first.bounding_box()
+    where = (axial_flair["x"] + axial_flair["width"] * 0.35, axial_flair["y"] + axial_flair["height"] * 0.4)
+    hovered = figure.locator(".hoverlayer .hovertext").first
+    for _ in range(30):  # plotly answers hovers once the figure has settled; wiggle until it does
+        page.mouse.move(where[0] + 40, where[1] + 40)
+        page.mouse.move(*where)
+        if hovered.count():
+            break
+        page.wait_for_timeout(1000)
+    point = [float(v) for v in re.search(r"\(([-\d]+), ([-\d]+), ([-\d]+)\) mm", hovered.text_content()).groups()]
+    page.mouse.click(*where)
+    expect(caption).not_to_have_text(before, timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "predict-viewer-click.png"), full_page=True)
+    after = cursor_mm(caption.inner_text())
+    spacing = float(re.search(r"on one ([\d.]+) mm grid", page.content()).group(1))
+    assert abs(after[0] - point[0]) <= spacing / 2 + 0.5 and abs(after[1] - point[1]) <= spacing / 2 + 0.5
+    assert after[2] == cursor_mm(before)[2]  # the axial plane clicked stays where it was
+    assert point[:2] != list(cursor_mm(before)[:2])
