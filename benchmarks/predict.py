@@ -4,7 +4,9 @@ Usage: python benchmarks/predict.py [--repeats 3] [--dir DIR] [--threads 2]
 
 The study is the synthetic case the size of RSNA case 00000 (written once into --dir, or a temp folder).
 Times, in one run and interleaved: the floor (pydicom reading and decoding every file, nothing else), and
-study folder -> probability (+ Grad-CAM) with the model already loaded, per stage. Peak memory is the max
+study folder -> probability (+ Grad-CAM) with the model already loaded, per stage; then the same with the Predict
+page's viewer volumes (``display``: the four sequences at the study's own resolution, target <= 0.3 s) and the bytes
+of the viewer's figures sent to the browser, against the former model-grid viewer. Peak memory is the max
 RSS of a fresh `python -m core predict` process on the same study (imports and model included).
 """
 
@@ -43,17 +45,19 @@ def main() -> None:
     args, _, study_dir = benchmark_setup(__doc__, "mgmt-bench-predict-")
     predictor = Predictor.load()
     floor(study_dir)  # warm the page cache
-    runs: dict[str, list[dict[str, float]]] = {"with Grad-CAM": [], "without Grad-CAM": []}
+    runs: dict[str, list[dict[str, float]]] = {"with Grad-CAM": [], "without Grad-CAM": [],
+                                               "with Grad-CAM and the viewer": []}
     floors = []
     for _ in range(args.repeats):
         started = time.perf_counter()
         floor(study_dir)
         floors.append(time.perf_counter() - started)
-        for name, with_cam in (("with Grad-CAM", True), ("without Grad-CAM", False)):
+        for name, with_cam, with_display in (("with Grad-CAM", True, False), ("without Grad-CAM", False, False),
+                                             ("with Grad-CAM and the viewer", True, True)):
             started = time.perf_counter()
             study = load_study(study_dir)
             read = time.perf_counter() - started
-            prediction = predictor.predict(study, with_cam=with_cam)
+            prediction = predictor.predict(study, with_cam=with_cam, with_display=with_display)
             total = time.perf_counter() - started
             runs[name].append({"read": read, **prediction.timings_s, "total": total})
     floor_s = statistics.median(floors)
@@ -66,6 +70,7 @@ def main() -> None:
         totals = ", ".join(f"{v['total']:.2f}" for v in values)
         print(f"  total {stages['total']:.2f} s (target <= 6), {stages['total'] / floor_s:.1f}x the floor "
               f"(target <= 2x); runs {totals}")
+    viewer_payload(prediction)
     print(f"peak memory of `python -m core predict` (model load and imports included): "
           f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
           "without (target <= 2500)")
@@ -78,6 +83,34 @@ def main() -> None:
     print(f"forward pass at {predictor.config['input_shape']}: {(time.perf_counter() - started) / 5:.3f} s "
           f"(target <= 0.25); weights {(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB "
           "(target <= 16.8 MB)")
+
+
+def viewer_payload(prediction) -> None:
+    """The viewer's volumes, and the JSON bytes of its figures (what Streamlit sends the browser on each rerun)."""
+    import plotly.io
+
+    from core.figures import slice_figure
+    from core.figures.slices import cam_in_brain, default_indices
+    from core.figures.viewer import linked_figure
+
+    display, prepared = prediction.display, prediction.prepared
+    print(f"viewer volumes: grid {' x '.join(map(str, display.grid.shape))} of {display.spacing_mm:.2f} mm, "
+          f"{display.nbytes / 1e6:.1f} MB in memory (uint8); the model grid: "
+          f"{' x '.join(map(str, prepared.grid.shape))} of {prepared.grid.affine[0, 0]:.2f} mm")
+    cam = cam_in_brain(prediction.cam, prepared.brain_mask)
+    start = default_indices(prepared.grid.shape, cam)
+    before = {view: len(plotly.io.to_json(slice_figure(prepared.display, prepared.sequences, view, start[view], cam),
+                                          validate=False)) for view in start}
+    print("figure payload before (model grid, one figure per view, each 4 sequences + Grad-CAM): "
+          + ", ".join(f"{view} {size / 1e3:.0f} kB" for view, size in before.items())
+          + f"; all three {sum(before.values()) / 1e3:.0f} kB")
+    cursor = display.voxel_of(display.start_mm)
+    for label, cam_opacity in (("with Grad-CAM", 0.45), ("without overlays", None)):
+        started = time.perf_counter()
+        size = len(plotly.io.to_json(linked_figure(display, cursor, cam_opacity, 0.4), validate=False))
+        print(f"figure payload now ({label}; one figure, three views x 4 sequences, sent again on each click): "
+              f"{size / 1e3:.0f} kB, {size / 3e3:.0f} kB per view; built and serialised in "
+              f"{time.perf_counter() - started:.2f} s")
 
 
 if __name__ == "__main__":

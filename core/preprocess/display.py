@@ -137,25 +137,79 @@ def cursor_start(prepared: PreparedStudy, cam: np.ndarray | None, labels: np.nda
 
 def windowed_on_grid(array: np.ndarray, affine: np.ndarray, rescale: tuple[float, float],
                      window: tuple[float, float], grid: Grid, out: np.ndarray | None = None) -> np.ndarray:
-    """A series' stored voxels -> uint8 display levels on ``grid`` (nearest voxel; into ``out`` when given), 0
-    outside the series."""
+    """A series' stored voxels -> uint8 display levels on ``grid`` (into ``out`` when given), 0 outside the series.
+
+    Along an axis where the series is finer than the grid, the nearest voxel; where it is coarser (thick slices, a
+    low-resolution study), the two neighbours blended linearly, so reformats are not staircases.
+    """
     slope, intercept = rescale
     low, high = window
     if array.dtype in (np.uint8, np.int8, np.uint16, np.int16):  # one lookup table for every stored value
         info = np.iinfo(array.dtype)
-        stored = np.arange(info.min, info.max + 1, dtype=np.float32)
-        table = _levels(stored * np.float32(slope) + np.float32(intercept), low, high)
-        sampled, outside = _gather(array, affine, grid)
-        levels = table.take(sampled.astype(np.int64) - info.min if info.min else sampled)
+        table = _levels(np.arange(info.min, info.max + 1, dtype=np.float32) * np.float32(slope)
+                        + np.float32(intercept), low, high)
+
+        def to_levels(values: np.ndarray) -> np.ndarray:
+            return table.take(values.astype(np.int64) - info.min if info.min else values)
     else:
+        def to_levels(values: np.ndarray) -> np.ndarray:
+            return _levels(values.astype(np.float32) * np.float32(slope) + np.float32(intercept), low, high)
+    to_source = _to_source(affine, grid)
+    follows = _aligned_axes(to_source, grid)
+    if follows is None:
         sampled, outside = _gather(array, affine, grid)
-        levels = _levels(sampled.astype(np.float32) * np.float32(slope) + np.float32(intercept), low, high)
+        levels = to_levels(sampled)
+    else:
+        levels, outside = _aligned_levels(array, to_source, follows, grid, to_levels)
     if out is None:
         out = np.empty(grid.shape, np.uint8)
     out[...] = levels
     if outside is not None:
         out[outside] = 0
     return out
+
+
+def _aligned_levels(array: np.ndarray, to_source: np.ndarray, follows: list[int], grid: Grid,
+                    to_levels) -> tuple[np.ndarray, np.ndarray | None]:
+    """Display levels of an axis-aligned series on ``grid`` (a view in grid order) and the voxels outside it: one
+    gather in the array's memory order (nearest voxel, or the span needed for blending), the lookup to levels on
+    that smaller array, then a linear blend in integers along the axes where the series is the coarser."""
+    picks, blends, inside = [], {}, [np.empty(0)] * 3
+    for s, axis in enumerate(follows):
+        coordinate = to_source[s, axis] * np.arange(grid.shape[axis]) + to_source[s, 3]
+        rounded = np.floor(coordinate + 0.5)
+        inside[axis] = (rounded >= 0) & (rounded <= array.shape[s] - 1)
+        if abs(to_source[s, axis]) < 1.0 - 1e-6 and array.shape[s] > 1:  # the grid is finer here: blend
+            below = np.clip(np.floor(coordinate), 0, array.shape[s] - 1).astype(np.intp)
+            above = np.minimum(below + 1, array.shape[s] - 1)
+            weight = np.rint(np.clip(coordinate - below, 0.0, 1.0) * 256).astype(np.uint16)
+            first = int(below.min())
+            picks.append(np.arange(first, int(above.max()) + 1))
+            blends[s] = (below - first, above - first, weight)
+        else:
+            picks.append(np.clip(rounded, 0, array.shape[s] - 1).astype(np.intp))
+    memory = sorted(range(3), key=lambda s: -abs(array.strides[s]))  # source axes, slowest in memory first
+    view, (first, second, third) = array.transpose(memory), [picks[s] for s in memory]
+    levels = to_levels(view[first[:, None], second[None, :]].take(third, axis=2))  # in memory order: cache-friendly
+    for position, s in enumerate(memory):
+        if s in blends:
+            below, above, weight = blends[s]
+            shape = [1, 1, 1]
+            shape[position] = -1
+            weight = weight.reshape(shape)
+            mixed = levels.take(below, axis=position).astype(np.uint16)
+            mixed *= 256 - weight
+            upper = levels.take(above, axis=position).astype(np.uint16)
+            upper *= weight
+            mixed += upper
+            mixed += 128
+            mixed >>= 8
+            levels = mixed.astype(np.uint8)
+    grid_axes = [follows[s] for s in memory]  # the grid axis of each axis of ``levels``
+    levels = levels.transpose([grid_axes.index(axis) for axis in range(3)])
+    if all(part.all() for part in inside):
+        return levels, None
+    return levels, ~(inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :])
 
 
 def _levels(values: np.ndarray, low: float, high: float) -> np.ndarray:
