@@ -76,7 +76,10 @@ def linked_figure(display: DisplayVolumes, cursor: tuple[int, int, int], cam_opa
                            row_titles=[plane.name.capitalize() for plane in PLANES], horizontal_spacing=0.01,
                            vertical_spacing=0.02, row_heights=aspects)
     world = display.world_of(cursor)
-    annotations, shapes = list(figure.layout.annotations), []  # set once at the end: plotly re-checks on each add
+    row_titles = {plane.name.capitalize() for plane in PLANES}
+    annotations = [{**annotation.to_plotly_json(), "xshift": 14} if annotation.text in row_titles else annotation
+                   for annotation in figure.layout.annotations]  # row titles clear of the images
+    shapes: list[dict] = []  # annotations and shapes set once at the end: plotly re-checks them on each add
     colourbar_drawn = False
     panels = [(row, column) for row in range(len(PLANES)) for column in range(columns)]
     for row, column in panels:  # the click lattices first: their curve numbers are the panel numbers
