@@ -70,6 +70,7 @@ def main() -> None:
         totals = ", ".join(f"{v['total']:.2f}" for v in values)
         print(f"  total {stages['total']:.2f} s (target <= 6), {stages['total'] / floor_s:.1f}x the floor "
               f"(target <= 2x); runs {totals}")
+    display_step(study, prediction, args.repeats * 3)
     viewer_payload(prediction)
     print(f"peak memory of `python -m core predict` (model load and imports included): "
           f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
@@ -83,6 +84,22 @@ def main() -> None:
     print(f"forward pass at {predictor.config['input_shape']}: {(time.perf_counter() - started) / 5:.3f} s "
           f"(target <= 0.25); weights {(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB "
           "(target <= 16.8 MB)")
+
+
+def display_step(study, prediction, repeats: int) -> None:
+    """The viewer's volumes alone, again and again on the same study: wall and CPU seconds (the step uses two
+    threads, so CPU can exceed wall)."""
+    from core.preprocess.display import display_volumes
+
+    walls, cpus = [], []
+    for _ in range(repeats):
+        started, cpu = time.perf_counter(), time.process_time()
+        display_volumes(study, prediction.prepared, prediction.cam)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    print(f"display step alone, {repeats} runs: wall median {statistics.median(walls):.3f} s, min {min(walls):.3f} s "
+          f"(target <= 0.3); CPU median {statistics.median(cpus):.3f} s; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 def viewer_payload(prediction) -> None:
