@@ -3,15 +3,17 @@ model-grid overlays (Grad-CAM, tumour labels) brought onto it.
 
 The display grid is isotropic, RAS-aligned (the model grid's axes), covers the head box found on the model grid,
 and has the finest in-plane spacing of the four series, never finer than ``FINEST_SPACING_MM`` and never more than
-``MAX_VOXELS_PER_AXIS`` voxels along an axis. Each sequence is sampled onto it through world coordinates (nearest
-voxel: a separable gather when the series is axis-aligned with the grid, as acquired series are, a chunked one
-when oblique) and stored as uint8 after its display window; the Grad-CAM map is upsampled trilinearly (separable,
-both grids being RAS-aligned) and the labels by nearest voxel.
+``MAX_VOXELS_PER_AXIS`` voxels along an axis. Each sequence is sampled onto it through world coordinates and
+stored as uint8 after its display window: when the series is axis-aligned with the grid (as acquired series are),
+one gather in its memory order, nearest voxel along axes where it is finer than the grid and a linear blend where
+it is coarser (thick slices); an oblique series, nearest voxel in slabs. The Grad-CAM map is upsampled trilinearly
+(separable, both grids being RAS-aligned), the labels by nearest voxel.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -160,7 +162,7 @@ def windowed_on_grid(array: np.ndarray, affine: np.ndarray, rescale: tuple[float
         sampled, outside = _gather(array, affine, grid)
         levels = to_levels(sampled)
     else:
-        levels, outside = _aligned_levels(array, to_source, follows, grid, to_levels)
+        levels, outside = _aligned_sample(array, to_source, follows, grid, to_levels, blend=True)
     if out is None:
         out = np.empty(grid.shape, np.uint8)
     out[...] = levels
@@ -169,17 +171,18 @@ def windowed_on_grid(array: np.ndarray, affine: np.ndarray, rescale: tuple[float
     return out
 
 
-def _aligned_levels(array: np.ndarray, to_source: np.ndarray, follows: list[int], grid: Grid,
-                    to_levels) -> tuple[np.ndarray, np.ndarray | None]:
-    """Display levels of an axis-aligned series on ``grid`` (a view in grid order) and the voxels outside it: one
-    gather in the array's memory order (nearest voxel, or the span needed for blending), the lookup to levels on
-    that smaller array, then a linear blend in integers along the axes where the series is the coarser."""
+def _aligned_sample(array: np.ndarray, to_source: np.ndarray, follows: list[int], grid: Grid,
+                    convert: Callable[[np.ndarray], np.ndarray], blend: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """An axis-aligned array on ``grid`` (a view in grid order) and the grid voxels outside it (None when none):
+    one gather in the array's memory order (nearest voxel, or the span needed for blending), ``convert`` on that
+    smaller array, then with ``blend`` a linear blend in integers (``convert`` gives uint8) along the axes where
+    the array is the coarser."""
     picks, blends, inside = [], {}, [np.empty(0)] * 3
     for s, axis in enumerate(follows):
         coordinate = to_source[s, axis] * np.arange(grid.shape[axis]) + to_source[s, 3]
         rounded = np.floor(coordinate + 0.5)
         inside[axis] = (rounded >= 0) & (rounded <= array.shape[s] - 1)
-        if abs(to_source[s, axis]) < 1.0 - 1e-6 and array.shape[s] > 1:  # the grid is finer here: blend
+        if blend and abs(to_source[s, axis]) < 1.0 - 1e-6 and array.shape[s] > 1:  # the grid is finer here
             below = np.clip(np.floor(coordinate), 0, array.shape[s] - 1).astype(np.intp)
             above = np.minimum(below + 1, array.shape[s] - 1)
             weight = np.rint(np.clip(coordinate - below, 0.0, 1.0) * 256).astype(np.uint16)
@@ -190,7 +193,7 @@ def _aligned_levels(array: np.ndarray, to_source: np.ndarray, follows: list[int]
             picks.append(np.clip(rounded, 0, array.shape[s] - 1).astype(np.intp))
     memory = sorted(range(3), key=lambda s: -abs(array.strides[s]))  # source axes, slowest in memory first
     view, (first, second, third) = array.transpose(memory), [picks[s] for s in memory]
-    levels = to_levels(view[first[:, None], second[None, :]].take(third, axis=2))  # in memory order: cache-friendly
+    levels = convert(view[first[:, None], second[None, :]].take(third, axis=2))  # in memory order: cache-friendly
     for position, s in enumerate(memory):
         if s in blends:
             below, above, weight = blends[s]
@@ -257,19 +260,7 @@ def _gather(array: np.ndarray, affine: np.ndarray, grid: Grid) -> tuple[np.ndarr
             index = [np.clip(r, 0, n - 1).astype(np.intp) for r, n in zip(rounded, array.shape, strict=True)]
             values[start:stop] = array[index[0], index[1], index[2]]
         return values, (outside if outside.any() else None)
-    indices, inside = [], [None, None, None]
-    for s, axis in enumerate(follows):
-        rounded = np.floor(to_source[s, axis] * np.arange(grid.shape[axis]) + to_source[s, 3] + 0.5)
-        inside[axis] = (rounded >= 0) & (rounded <= array.shape[s] - 1)
-        indices.append(np.clip(rounded, 0, array.shape[s] - 1).astype(np.intp))
-    memory = sorted(range(3), key=lambda s: -abs(array.strides[s]))  # source axes, slowest in memory first
-    view, (first, second, third) = array.transpose(memory), [indices[s] for s in memory]
-    sampled = view[first[:, None], second[None, :]].take(third, axis=2)  # in memory order: cache-friendly
-    grid_axes = [follows[s] for s in memory]  # the grid axis of each axis of ``sampled``
-    values = sampled.transpose([grid_axes.index(axis) for axis in range(3)])  # a view: copied once, by the caller
-    if all(part.all() for part in inside):
-        return values, None
-    return values, ~(inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :])
+    return _aligned_sample(array, to_source, follows, grid, lambda values: values, blend=False)
 
 
 def _source_coordinates(to_source: np.ndarray, grid: Grid, slab_voxels: int = 1 << 20):

@@ -140,3 +140,15 @@ def test_a_large_field_of_view_is_bounded_in_size() -> None:
     grid = display_grid(_study_at((0.5, 0.5, 0.5)), _prepared_on(model))
     assert max(grid.shape) <= MAX_VOXELS_PER_AXIS
     assert grid.affine[0, 0] * (max(grid.shape) - 1) >= 447.0  # coarser, still covering the head
+
+
+def test_thick_slices_are_blended_between_their_centres_not_repeated() -> None:
+    from core.preprocess.display import windowed_on_grid
+
+    slices = np.broadcast_to(np.arange(5, dtype=np.float32) * 100, (8, 8, 5)).copy()  # 100 per 6 mm slice
+    grid = Grid(np.eye(4), (8, 8, 25))  # 1 mm from the first slice's centre to the last one's
+    levels = windowed_on_grid(slices, np.diag([1.0, 1.0, 6.0, 1.0]), (1.0, 0.0), (0.0, 400.0), grid)
+    along = levels[4, 4, :].astype(int)
+    assert along[0] == 0 and along[24] == 255 and along[6] == round(100 * 255 / 400)  # at the slices' centres
+    assert along[3] == round(50 * 255 / 400)  # half way between the first two
+    assert np.all(np.diff(along) > 0)  # a ramp, not a staircase
