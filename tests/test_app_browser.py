@@ -92,7 +92,7 @@ def test_uploaded_zip_shows_the_gauge_with_the_command_lines_probability(
     open_predict_with_upload(page, app_server.url, study_zip)
     value = shown_probability(page)
     page.get_by_text("Where the model looked").scroll_into_view_if_needed()
-    page.locator(".st-key-figure-axial .js-plotly-plot").wait_for()  # the slice viewer
+    page.locator(".st-key-viewer .js-plotly-plot").wait_for()  # the slice viewer
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "predict-upload.png"), full_page=True)
     assert value == f"{cli_probability(study_zip):.3f}"

@@ -73,6 +73,17 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     json.dumps(report)  # JSON-ready
 
 
+def test_the_viewers_volumes_come_only_when_asked_for(synthetic_case: Path) -> None:
+    predictor = Predictor.load()
+    study = load_study(synthetic_case)
+    plain, shown = predictor.predict(study, with_cam=False), predictor.predict(study, with_display=True)
+    assert plain.display is None and "display" not in plain.timings_s
+    assert shown.display is not None and shown.timings_s["display"] > 0
+    assert shown.display.start_from == "Grad-CAM peak" and shown.display.cam is not None
+    assert shown.display.sequences == shown.prepared.sequences
+    assert "display" not in shown.to_json()  # the viewer's arrays stay out of the JSON
+
+
 def test_predict_cli_json_equals_the_python_api(synthetic_case: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runs = [subprocess.run([sys.executable, "-m", "core", "predict", str(synthetic_case), "--json"], cwd=ROOT,
