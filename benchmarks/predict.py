@@ -59,7 +59,7 @@ def main() -> None:
             read = time.perf_counter() - started
             prediction = predictor.predict(study, with_cam=with_cam, with_display=with_display)
             total = time.perf_counter() - started
-            runs[name].append({"read": read, **prediction.timings_s, "total": total})
+            runs[name].append({"read": read, **dict(prediction.timings), "total": total})
     floor_s = statistics.median(floors)
     print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
           f"repeats {args.repeats}")
@@ -75,13 +75,13 @@ def main() -> None:
     print(f"peak memory of `python -m core predict` (model load and imports included): "
           f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
           "without (target <= 2500)")
-    x = torch.zeros(1, 4, *predictor.config["input_shape"])
+    x = torch.zeros(1, 4, *predictor.config.preprocessing.input_shape)
     with torch.no_grad():
         predictor.model(x)
         started = time.perf_counter()
         for _ in range(5):
             predictor.model(x)
-    print(f"forward pass at {predictor.config['input_shape']}: {(time.perf_counter() - started) / 5:.3f} s "
+    print(f"forward pass at {predictor.config.preprocessing.input_shape}: {(time.perf_counter() - started) / 5:.3f} s "
           f"(target <= 0.25); weights {(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB "
           "(target <= 16.8 MB)")
 

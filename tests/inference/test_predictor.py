@@ -15,16 +15,9 @@ import torch
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import MGMTNet, ModelSource
-from core.synth.cohort import write_case
+from core.synth.cases import write_case
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def synthetic_case(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cohort")
-    truth = write_case(out, 3, seed=5)
-    return out / "train" / truth.case_id
 
 
 def _cube_input(corner: tuple[int, int, int], size: int = 96, seed: int = 0) -> torch.Tensor:
@@ -62,11 +55,11 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     first, second = predictor.predict(study), predictor.predict(study, with_cam=False)
     assert 0.0 <= first.probability <= 1.0 and first.probability == pytest.approx(second.probability, abs=1e-6)
     assert not predictor.model.training  # the activation map leaves the network in eval mode
-    low, high = first.uncertainty["interval90"]
-    assert low <= first.probability <= high and first.uncertainty["std"] > 0
+    low, high = first.uncertainty.interval90
+    assert low <= first.probability <= high and first.uncertainty.std > 0
     assert first.label == ("methylated" if first.probability >= 0.5 else "unmethylated")
-    assert first.model == {"repo": str(ROOT / "weights"), "revision": "local"}
-    assert first.cam.shape == first.prepared.brain_mask.shape == tuple(predictor.config["input_shape"])
+    assert (first.provenance.repo, first.provenance.revision) == ("bundled weights/", "local")
+    assert first.cam.shape == first.prepared.brain_mask.shape == predictor.config.preprocessing.input_shape
     report = first.to_json()
     assert set(report) >= {"probability", "label", "uncertainty", "sequences", "model", "timings_s", "warnings"}
     assert list(report["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
@@ -77,8 +70,8 @@ def test_the_viewers_volumes_come_only_when_asked_for(synthetic_case: Path) -> N
     predictor = Predictor.load()
     study = load_study(synthetic_case)
     plain, shown = predictor.predict(study, with_cam=False), predictor.predict(study, with_display=True)
-    assert plain.display is None and "display" not in plain.timings_s
-    assert shown.display is not None and shown.timings_s["display"] > 0
+    assert plain.display is None and "display" not in dict(plain.timings)
+    assert shown.display is not None and shown.timings["display"] > 0
     assert shown.display.start_from == "Grad-CAM peak" and shown.display.cam is not None
     assert shown.display.sequences == shown.prepared.sequences
     assert "display" not in shown.to_json()  # the viewer's arrays stay out of the JSON

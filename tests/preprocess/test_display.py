@@ -8,8 +8,9 @@ import pytest
 
 from core import SEQUENCES
 from core.ingest.study import Study, Volume
-from core.model.network import DEFAULT_PREPROCESSING
+from core.model.config import Preprocessing
 from core.preprocess import Grid, PreparedStudy, prepare
+from core.preprocess.chain import SkullStripping
 from core.preprocess.display import FINEST_SPACING_MM, MAX_VOXELS_PER_AXIS, display_grid, display_volumes
 from tests.conftest import render, series_affine
 
@@ -48,7 +49,7 @@ def model_grid_field(grid: Grid, function) -> np.ndarray:
 @pytest.fixture(scope="module")
 def prepared_study() -> tuple[Study, PreparedStudy]:
     study = in_memory_study(spacing=(0.9, 0.9, 3.5), shape=(200, 200, 56))
-    return study, prepare(study, dict(DEFAULT_PREPROCESSING))
+    return study, prepare(study, Preprocessing())
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,8 @@ def test_labels_land_where_the_model_put_them_and_the_cursor_starts_at_the_tumou
 def _prepared_on(grid: Grid) -> PreparedStudy:
     """A prepared study whose whole model grid is head (what ``display_grid`` reads of it)."""
     ones = np.ones((4, *grid.shape), np.float32)
-    return PreparedStudy(ones, ones, np.ones(grid.shape, bool), grid, SEQUENCES, "already stripped")
+    return PreparedStudy(ones, ones, np.ones(grid.shape, bool), grid, SEQUENCES,
+                         SkullStripping("already stripped", "detected", "auto"))
 
 
 def _study_at(spacing: tuple[float, float, float]) -> Study:
