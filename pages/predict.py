@@ -112,14 +112,18 @@ def move_cursor(display: DisplayVolumes) -> None:
             st.session_state[key] = value
 
 
+def cursor_to_start(display: DisplayVolumes) -> None:
+    for key, value in zip(CURSOR_KEYS, display.voxel_of(display.start_mm), strict=True):
+        st.session_state[key] = value
+
+
 @st.fragment
 def viewer(outcome: Outcome) -> None:
     """The four sequences at the study's own resolution in three planes through one cursor, with the overlays."""
     display = outcome.prediction.display
     if st.session_state.get("cursor-of") is not outcome:  # a new prediction: the cursor starts at its centre
         st.session_state["cursor-of"] = outcome
-        for key, value in zip(CURSOR_KEYS, display.voxel_of(display.start_mm), strict=True):
-            st.session_state[key] = value
+        cursor_to_start(display)
     cam_toggle, cam_fade, label_toggle, label_fade = st.columns(4)
     show_cam = cam_toggle.toggle("Grad-CAM overlay", value=display.cam is not None, disabled=display.cam is None)
     cam_opacity = cam_fade.slider("Grad-CAM opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show_cam)
@@ -131,9 +135,12 @@ def viewer(outcome: Outcome) -> None:
         origin, step = display.grid.affine[axis, 3], display.spacing_mm
         column.select_slider(label, options=range(display.grid.shape[axis]), key=key,
                              format_func=lambda index, o=origin, s=step: f"{o + s * index:+.0f} mm")
-    st.caption(f"Cursor at {cursor_caption(display, cursor_now())} (RAS), started at the {display.start_from}. "
-               "Click a point in any image to bring the other planes there. Radiological view: the patient's right "
-               "on your left." + (f"  \nSegmentation: {label_legend()}." if show_labels else ""))
+    caption, back = st.columns([5, 1], vertical_alignment="center")
+    back.button(f"Back to the {display.start_from}", on_click=cursor_to_start, args=(display,), key="cursor-back",
+                icon=":material/my_location:")
+    caption.caption(f"Cursor at {cursor_caption(display, cursor_now())} (RAS), started at the {display.start_from}. "
+                    "Click a point in any image to bring the other planes there. Radiological view: the patient's "
+                    "right on your left." + (f"  \nSegmentation: {label_legend()}." if show_labels else ""))
     st.plotly_chart(linked_figure(display, cursor_now(), cam_opacity if show_cam else None,
                                   label_opacity if show_labels else None),
                     key="viewer", on_select=partial(move_cursor, display), selection_mode="points",

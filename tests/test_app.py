@@ -82,6 +82,8 @@ def test_the_viewer_starts_at_the_grad_cam_peak_and_its_sliders_move_the_cursor(
     assert not app.exception
     shown = [c.value for c in app.caption if c.value.startswith("Cursor at")][0]
     assert f"z {display.world_of((*start[:2], start[2] + 3))[2]:+.1f} mm" in shown
+    app.button(key="cursor-back").click().run()
+    assert [app.select_slider(key=key).value for key in ("cursor-x", "cursor-y", "cursor-z")] == list(start)
 
 
 def test_cohort_page_shows_the_training_cohorts_auc_and_size() -> None:
