@@ -154,3 +154,23 @@ def test_thick_slices_are_blended_between_their_centres_not_repeated() -> None:
     assert along[0] == 0 and along[24] == 255 and along[6] == round(100 * 255 / 400)  # at the slices' centres
     assert along[3] == round(50 * 255 / 400)  # half way between the first two
     assert np.all(np.diff(along) > 0)  # a ramp, not a staircase
+
+
+def test_an_oblique_series_is_sampled_at_the_nearest_voxel_as_scipy_does() -> None:
+    from scipy import ndimage
+
+    from core.preprocess.display import gather_on_grid
+
+    array = np.random.default_rng(1).integers(0, 1000, (30, 28, 12)).astype(np.int16)
+    affine = series_affine("oblique", array.shape, (1.7, 1.7, 4.0))
+    grid = Grid(np.diag([1.3, 1.3, 1.3, 1.0]) + np.array([[0, 0, 0, -30], [0, 0, 0, -30], [0, 0, 0, -30], [0] * 4]),
+                (46, 46, 46))
+    ijk = (np.linalg.inv(affine) @ grid.affine)[:3] @ np.vstack([np.indices(grid.shape).reshape(3, -1),
+                                                                 np.ones(np.prod(grid.shape))])
+    expected = ndimage.map_coordinates(array, ijk, order=0, mode="nearest").reshape(grid.shape)
+    sampled = gather_on_grid(array, affine, grid, fill=-1)
+    upper = np.array(array.shape)[:, None] - 0.5
+    within = np.all((ijk >= -0.5) & (ijk <= upper), axis=0).reshape(grid.shape)  # nearest voxel inside the series
+    assert 0.2 < within.mean() < 0.8  # the series covers part of the grid
+    assert np.mean(sampled[within] == expected[within]) > 0.999  # ties at exactly half a voxel may round either way
+    assert np.all(sampled[~within] == -1)
