@@ -252,28 +252,33 @@ def _gather(array: np.ndarray, affine: np.ndarray, grid: Grid) -> tuple[np.ndarr
     to_source = _to_source(affine, grid)
     follows = _aligned_axes(to_source, grid)
     if follows is None:
-        values, outside = np.empty(grid.shape, array.dtype), np.zeros(grid.shape, bool)
-        for start, stop, ijk in _source_coordinates(to_source, grid):
-            rounded = [np.floor(c + 0.5) for c in ijk]
-            outside[start:stop] = ~np.all([(r >= 0) & (r <= n - 1) for r, n in zip(rounded, array.shape, strict=True)],
-                                          axis=0)
-            index = [np.clip(r, 0, n - 1).astype(np.intp) for r, n in zip(rounded, array.shape, strict=True)]
-            values[start:stop] = array[index[0], index[1], index[2]]
-        return values, (outside if outside.any() else None)
+        return _oblique_sample(array, to_source, grid)
     return _aligned_sample(array, to_source, follows, grid, lambda values: values, blend=False)
 
 
-def _source_coordinates(to_source: np.ndarray, grid: Grid, slab_voxels: int = 1 << 20):
-    """Source voxel coordinates of the grid in slabs along grid axis 0: (start, stop, (3, n0, n1, n2) float32)."""
-    per_slab = max(1, slab_voxels // (grid.shape[1] * grid.shape[2]))
-    j, k = np.meshgrid(np.arange(grid.shape[1], dtype=np.float32), np.arange(grid.shape[2], dtype=np.float32),
-                       indexing="ij")
-    linear = to_source[:3, :3].astype(np.float32)
+def _oblique_sample(array: np.ndarray, to_source: np.ndarray, grid: Grid,
+                    slab_voxels: int = 1 << 20) -> tuple[np.ndarray, np.ndarray | None]:
+    """Nearest voxel of an array oblique to the grid, in slabs along grid axis 0: the rounded source coordinates
+    become offsets into the array's memory, one flat gather per slab."""
+    memory = array if array.flags.c_contiguous or array.flags.f_contiguous else np.ascontiguousarray(array)
+    flat, steps = memory.ravel(order="K"), [stride // memory.itemsize for stride in memory.strides]
+    rows, columns = grid.shape[1:]
+    j, k = np.indices((rows, columns), dtype=np.float32)
+    across = [np.float32(to_source[s, 1]) * j + np.float32(to_source[s, 2]) * k + np.float32(to_source[s, 3])
+              for s in range(3)]  # the part of each source coordinate that does not change from slab to slab
+    values, outside = np.empty(grid.shape, array.dtype), np.zeros(grid.shape, bool)
+    per_slab = max(1, slab_voxels // (rows * columns))
     for start in range(0, grid.shape[0], per_slab):
         stop = min(grid.shape[0], start + per_slab)
         i = np.arange(start, stop, dtype=np.float32)[:, None, None]
-        yield start, stop, [linear[s, 0] * i + (linear[s, 1] * j + linear[s, 2] * k + np.float32(to_source[s, 3]))
-                            for s in range(3)]
+        offset, beyond = np.zeros((stop - start, rows, columns), np.int64), outside[start:stop]
+        for s in range(3):
+            coordinate = np.rint(np.float32(to_source[s, 0]) * i + across[s])
+            beyond |= (coordinate < 0) | (coordinate > array.shape[s] - 1)
+            np.clip(coordinate, 0, array.shape[s] - 1, out=coordinate)
+            offset += coordinate.astype(np.int64) * steps[s]
+        values[start:stop] = flat.take(offset)
+    return values, (outside if outside.any() else None)
 
 
 def linear_on_grid(volume: np.ndarray, source: Grid, target: Grid, scale: float = 1.0) -> np.ndarray:
