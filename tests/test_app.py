@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -84,6 +86,27 @@ def test_the_viewer_starts_at_the_grad_cam_peak_and_its_sliders_move_the_cursor(
     assert f"z {display.world_of((*start[:2], start[2] + 3))[2]:+.1f} mm" in shown
     app.button(key="cursor-back").click().run()
     assert [app.select_slider(key=key).value for key in ("cursor-x", "cursor-y", "cursor-z")] == list(start)
+
+
+@pytest.mark.slow
+def test_a_segmentation_is_overlaid_and_the_cursor_starts_at_the_tumour() -> None:
+    app = app_test().run()
+    app.switch_page("pages/predict.py").run()
+    app.button(key="predict").click().run()
+    outcome = app.session_state["outcome"]
+    display = outcome.prediction.display
+    labels = np.zeros(display.grid.shape, np.uint8)
+    labels[20:30, 25:35, 30:40] = 2  # as a model that segments would give it, brought onto the display grid
+    labels[24:26, 29:31, 34:36] = 1
+    segmented = replace(display, labels=labels, start_mm=tuple(display.world_of((25, 30, 35))),
+                        start_from="tumour centre")
+    app.session_state["outcome"] = replace(outcome, prediction=replace(outcome.prediction, display=segmented))
+    app.run()
+    assert not app.exception
+    assert app.toggle[1].label == "Tumour segmentation" and app.toggle[1].value is True
+    assert [app.select_slider(key=key).value for key in ("cursor-x", "cursor-y", "cursor-z")] == [25, 30, 35]
+    shown = [c.value for c in app.caption if c.value.startswith("Cursor at")][0]
+    assert "started at the tumour centre" in shown and "necrotic core (1) blue" in shown
 
 
 def test_cohort_page_shows_the_training_cohorts_auc_and_size() -> None:
