@@ -82,34 +82,40 @@ def linked_figure(display: DisplayVolumes, cursor: tuple[int, int, int], cam_opa
     shapes: list[dict] = []  # annotations and shapes set once at the end: plotly re-checks them on each add
     colourbar_drawn = False
     panels = [(row, column) for row in range(len(PLANES)) for column in range(columns)]
+    traces, cells, axes = [], [], {}  # set once at the end, as annotations and shapes are
     for row, column in panels:  # the click lattices first: their curve numbers are the panel numbers
-        figure.add_trace(_click_lattice(display, PLANES[row], world), row=row + 1, col=column + 1)
+        traces.append(_click_lattice(display, PLANES[row], world))
+        cells.append((row + 1, column + 1))
     for number, (row, column) in enumerate(panels, start=1):
-        plane, cell = PLANES[row], {"row": row + 1, "col": column + 1}
+        plane, cell = PLANES[row], (row + 1, column + 1)
         index = cursor[plane.cut]
         place = _placement(display, plane)
-        figure.add_heatmap(z=_cut(display.images[column], plane, index), zmin=0, zmax=255, colorscale="gray",
-                           showscale=False, zsmooth="best", hoverinfo="skip", **place, **cell)
+        traces.append(go.Heatmap(z=_cut(display.images[column], plane, index), zmin=0, zmax=255, colorscale="gray",
+                                 showscale=False, zsmooth="best", hoverinfo="skip", **place))
+        cells.append(cell)
         if cam_opacity is not None and display.cam is not None:
             shown = _overlay(_cut(display.cam, plane, index), place, floor=round(255 * CAM_FLOOR))
             if shown:
-                figure.add_heatmap(zmin=0, zmax=255, colorscale=cam_colourscale(), opacity=cam_opacity,
-                                   zsmooth="best", hoverinfo="skip", showscale=not colourbar_drawn,
-                                   colorbar={"title": "Grad-CAM", "len": 0.5, "thickness": 12,
-                                             "tickvals": [255 * CAM_FLOOR, 255], "ticktext": [f"{CAM_FLOOR:g}", "1"]},
-                                   **shown, **cell)
+                traces.append(go.Heatmap(zmin=0, zmax=255, colorscale=cam_colourscale(), opacity=cam_opacity,
+                                         zsmooth="best", hoverinfo="skip", showscale=not colourbar_drawn,
+                                         colorbar={"title": "Grad-CAM", "len": 0.5, "thickness": 12,
+                                                   "tickvals": [255 * CAM_FLOOR, 255],
+                                                   "ticktext": [f"{CAM_FLOOR:g}", "1"]}, **shown))
+                cells.append(cell)
                 colourbar_drawn = True
         if label_opacity is not None and display.labels is not None:
             shown = _overlay(_cut(display.labels, plane, index), place, floor=1)
             if shown:
-                figure.add_heatmap(zmin=0, zmax=4, colorscale=label_colourscale(), opacity=label_opacity,
-                                   zsmooth=False, hoverinfo="skip", showscale=False, **shown, **cell)
+                traces.append(go.Heatmap(zmin=0, zmax=4, colorscale=label_colourscale(), opacity=label_opacity,
+                                         zsmooth=False, hoverinfo="skip", showscale=False, **shown))
+                cells.append(cell)
         axis = "" if number == 1 else str(number)
-        figure.update_layout({f"xaxis{axis}": {**AXIS, "autorange": "reversed", "scaleanchor": f"y{axis}"},
-                              f"yaxis{axis}": AXIS})
+        axes.update({f"xaxis{axis}": {**AXIS, "autorange": "reversed", "scaleanchor": f"y{axis}"},
+                     f"yaxis{axis}": AXIS})
         shapes += _cursor_lines(axis, world[plane.horizontal], world[plane.vertical])
         annotations += _edge_labels(axis, VIEWS[plane.name].edges)
-    figure.update_layout(annotations=annotations, shapes=shapes, height=round(images_height * 1.05) + 40,
+    figure.add_traces(traces, rows=[row for row, _ in cells], cols=[column for _, column in cells])
+    figure.update_layout(axes, annotations=annotations, shapes=shapes, height=round(images_height * 1.05) + 40,
                          plot_bgcolor="black",
                          margin={"l": 10, "r": 30, "t": 30, "b": 10},
                          showlegend=False, hovermode="closest", clickmode="event+select")
