@@ -136,8 +136,8 @@ def viewer(outcome: Outcome) -> None:
         column.select_slider(label, options=range(display.grid.shape[axis]), key=key,
                              format_func=lambda index, o=origin, s=step: f"{o + s * index:+.0f} mm")
     caption, back = st.columns([5, 1], vertical_alignment="center")
-    back.button(f"Back to the {display.start_from}", on_click=cursor_to_start, args=(display,), key="cursor-back",
-                icon=":material/my_location:")
+    back.button("Recentre", on_click=cursor_to_start, args=(display,), key="cursor-back",
+                icon=":material/my_location:", help=f"Back to the {display.start_from}")
     caption.caption(f"Cursor at {cursor_caption(display, cursor_now())} (RAS), started at the {display.start_from}. "
                     "Click a point in any image to bring the other planes there. Radiological view: the patient's "
                     "right on your left." + (f"  \nSegmentation: {label_legend()}." if show_labels else ""))
