@@ -16,12 +16,13 @@ import anyio
 import pandas as pd
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from core.api.upload import received_files
 from core.config import get_settings
 from core.errors import InputError
 from core.notice import RESEARCH_NOTICE, STORAGE
+from core.report import KINDS, ReportRequest
 from core.service import get_service
 
 LOG_LIMIT_DEFAULT = 100
@@ -53,14 +54,35 @@ async def health(request: Request) -> JSONResponse:
                         status_code=503 if status == "unavailable" else 200)
 
 
-async def predict(request: Request) -> JSONResponse:
-    """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``."""
+async def predict(request: Request) -> Response:
+    """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``;
+    with ``?report=pdf`` or ``?report=sr`` the PDF report or the DICOM SR instead (the SR carries the uploaded
+    study's patient module; it goes back to the uploader and is kept nowhere)."""
+    reports = report_request(request.query_params.get("report"))
     service = get_service()
     with service.admission.enter() as place:  # ServiceBusy (503) before a byte of the upload is read
         async with received_files(request, get_settings()) as files:
-            outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api", place=place),
+            outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api", place=place,
+                                                             reports=reports),
                                                      limiter=prediction_slots(service.admission.capacity))
-    return JSONResponse(outcome.report)
+    if reports is None:
+        return JSONResponse(outcome.report)
+    kind = reports.kinds[0]
+    if kind in outcome.documents.refused:
+        raise InputError(outcome.documents.refused[kind])
+    document = outcome.documents.made[kind]
+    return Response(document.data, media_type=document.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{document.file_name}"'})
+
+
+def report_request(raw: str | None) -> ReportRequest | None:
+    """The ``report`` query parameter: absent for the JSON answer, else one of KINDS (the PDF names no patient)."""
+    if raw is None:
+        return None
+    if raw.strip().lower() not in KINDS:
+        raise InputError(f"report={raw!r} is not usable; expected one of {', '.join(KINDS)} (or no report "
+                         "parameter for the JSON answer).")
+    return ReportRequest(kinds=(raw.strip().lower(),))
 
 
 def log_limit(raw: str | None) -> int:

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from core.notice import RESEARCH_NOTICE
-from core.service import Service
+from core.report import ReportRequest
+from core.service import Outcome, Service
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="do not record this prediction in the prediction log (the DuckDB file MGMT_DB, default "
                              "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="also write the PDF report and the DICOM Structured Report (TID 1500, for a PACS; it "
+                             "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
+                             "study gets the PDF only (an SR needs the DICOM study's UIDs)")
     parser.set_defaults(run=run)
 
 
@@ -35,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     service = Service(model=args.model, revision=args.revision, import_cohort=False).start(background=False)
     loaded = time.perf_counter()
     progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
-    report = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
-                             progress=progress).report
+    outcome = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
+                              progress=progress, reports=ReportRequest() if args.report else None)
+    report = outcome.report
     stages = {k: v for k, v in report["timings_s"].items() if k != "total"}
     report["timings_s"] = {"load_model": round(loaded - started, 4), **stages,
                            "total": round(time.perf_counter() - started, 4)}
@@ -45,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return write_reports(outcome, args.report)
     low, high = report["uncertainty"]["interval90"]
     print(f"P(methylated) = {report['probability']:.3f}  (90% interval {low:.3f} to {high:.3f}; "
           f"threshold {report['threshold']}) -> {report['label']}")
@@ -57,4 +63,17 @@ def run(args: argparse.Namespace) -> int:
     for warning in report["warnings"]:
         print(f"warning: {warning}")
     print(RESEARCH_NOTICE)
-    return 0
+    return write_reports(outcome, args.report)
+
+
+def write_reports(outcome: Outcome, folder: Path | None) -> int:
+    """Write the documents made into ``folder`` (paths on stderr); 2 when a kind was refused (its reason said)."""
+    if folder is None or outcome.documents is None:
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for document in outcome.documents.made.values():
+        (folder / document.file_name).write_bytes(document.data)
+        print(f"report: {folder / document.file_name}", file=sys.stderr)
+    for message in outcome.documents.refused.values():
+        print(f"error: {message}", file=sys.stderr)
+    return 2 if outcome.documents.refused else 0
