@@ -8,7 +8,7 @@ import sys
 
 from core.errors import InputError, ServiceUnavailable
 
-COMMANDS = ("synth", "inspect", "predict", "batch", "train", "tune", "evaluate", "purge")
+COMMANDS = ("synth", "inspect", "predict", "batch", "train", "tune", "evaluate", "push", "purge")
 """Subcommands, each a module of ``core.cli`` with ``add_parser`` and ``run``."""
 
 
