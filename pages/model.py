@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.model.card import demoted, read_card
+from core.model.publish import tree_url
 from core.notice import BEST_COMPETITION_AUC, EXTERNAL_COHORT_AUC, PUBLISHED_CONTEXT
 from core.service import get_service
 
@@ -14,7 +15,11 @@ service = get_service()
 with st.spinner("Loading the model..."):
     predictor = service.predictor()
 source, model = predictor.source, predictor.model
-st.write(f"In use: `{source.display_name}` at revision `{source.revision}`.")
+if source.revision == "local":
+    st.write(f"In use: `{source.display_name}` (a local folder, revision `local`).")
+else:
+    st.write(f"In use: Hub repo `{source.repo}` at revision `{source.revision}`: "
+             f"[browse it on the Hub]({tree_url(source.repo, source.revision)}).")
 
 st.subheader("Published context for real data")
 columns = st.columns(2)

@@ -42,6 +42,15 @@ class Published:
     url: str
 
 
+HUB = "https://huggingface.co"
+
+
+def tree_url(repo: str, revision: str) -> str:
+    """Where a Hub model repo's files at ``revision`` can be browsed (on HF_ENDPOINT when set)."""
+    endpoint = (os.environ.get("HF_ENDPOINT") or HUB).rstrip("/")
+    return f"{endpoint}/{repo}/tree/{revision}"
+
+
 def check_model_folder(folder: Path) -> Publication:
     """The folder's publication, or InputError naming the folder and what it lacks."""
     if not folder.is_dir():
