@@ -54,9 +54,9 @@ MANUFACTURER = "mgmt-radiogenomics (open-source research demo)"
 def sr_report(report: dict[str, Any], identity: SourceIdentity | None) -> bytes:
     """The SR as a DICOM file (bytes); InputError when the upload was not a DICOM study (nothing to reference)."""
     if identity is None:
-        raise InputError("A DICOM Structured Report needs a DICOM study: this upload had no DICOM series (NIfTI "
-                         "files carry no study or series UIDs, so a PACS could not file the report with the study). "
-                         "Upload the study's DICOM series, or ask for the PDF report.")
+        raise InputError("A DICOM Structured Report needs a DICOM study: this upload has no study, series and "
+                         "instance UIDs to reference (NIfTI files carry none), so a PACS could not file the report "
+                         "with the study. Upload the study's DICOM series, or ask for the PDF report.")
     repo, revision = str(report["model"]["repo"]), str(report["model"]["revision"])
     algorithm = AlgorithmIdentification(name=f"MGMT methylation CNN ({repo})", version=revision,
                                         family=codes.cid7162.ArtificialIntelligence,
