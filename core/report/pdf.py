@@ -170,16 +170,17 @@ def _sequences(pdf: FPDF, sequences: dict[str, dict[str, Any]]) -> None:
 
 
 def _slices(pdf: FPDF, sequence: str, point: str, planes: list[KeySlice]) -> None:
-    if pdf.will_page_break(80):
+    gap, edge = 2, 4  # between panels; the margin for the direction letters left and right of each image
+    panel = (pdf.epw - 2 * gap) / 3
+    width = panel - 2 * edge
+    tallest = max(width * key.image.height / key.image.width for key in planes)
+    if pdf.will_page_break(30 + tallest):  # heading, caption, letters and labels: the block stays on one page
         pdf.add_page()
     _heading(pdf, "Key slices")
     _text(pdf, f"{sequence} through the {point}, with the Grad-CAM map of the predicted label on top (yellow weak, "
                "red strong; shown inside the brain). The map shows what drove the model, not where the tumour is. "
                "Radiological view: the patient's right on the left.", "", 8)
     pdf.ln(1)
-    gap, edge = 2, 4  # between panels; the margin for the direction letters left and right of each image
-    panel = (pdf.epw - 2 * gap) / 3
-    width = panel - 2 * edge
     top = pdf.get_y()
     bottom = top
     for n, key in enumerate(planes):

@@ -13,7 +13,7 @@ from core.ingest.identity import SourceIdentity
 from core.notice import RESEARCH_NOTICE
 from core.report import ReportRequest, make_documents
 from core.report.pdf import pdf_report
-from core.report.slices import key_point
+from core.report.slices import key_point, key_slices
 from core.service import Outcome
 from tests.report.conftest import patient_words
 
@@ -96,3 +96,21 @@ def test_the_slices_go_through_the_tumour_centre_when_there_is_one() -> None:
 def test_text_outside_the_built_in_font_does_not_break_the_pdf(outcome: Outcome, text: str, tmp_path: Path) -> None:
     report = {**outcome.report, "warnings": [text]}
     assert "Warning:" in pdf_text(pdf_report(report, None), tmp_path)
+
+
+def test_the_key_slices_stay_on_one_page_when_every_section_is_present(outcome: Outcome, tmp_path: Path) -> None:
+    report = {**outcome.report, "label": "indeterminate", "abstained": True,
+              "reasons": ["The T1wCE series looks unlike the training data.", "The T2w series is too noisy."],
+              "quality": [{"check": f"check {n}", "sequence": "T2w", "status": "pass", "value": n,
+                           "detail": "fine"} for n in range(2)],
+              "tumour": {"volumes_ml": {"enhancing": 12.25, "necrosis": 3.1, "oedema": 40.5, "whole": 55.85},
+                         "centre_mm": [20.0, -10.0, 15.0]},
+              "contributions": {"FLAIR": 0.031, "T1w": 0.004, "T1wCE": -0.12, "T2w": 0.02}}
+    sequence, planes = key_slices(outcome.prediction.prepared.display, outcome.prediction.prepared.sequences,
+                                  outcome.prediction.prepared.grid.affine, None, None, (32, 32, 32))
+    path = tmp_path / "full.pdf"
+    path.write_bytes(pdf_report(report, (sequence, "grid centre", planes)))
+    pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"], capture_output=True,
+                            text=True, check=True).stdout for n in (1, 2)]
+    (page,) = [text for text in pages if "Key slices" in text]
+    assert all(f"{plane}, " in page for plane in ("Axial", "Coronal", "Sagittal"))
