@@ -47,6 +47,19 @@ def test_predict_offers_the_pdf_and_the_sr_without_the_patient_by_default(tmp_pa
     assert pydicom.dcmread(io.BytesIO(documents.made["sr"].data)).PatientID == header.PatientID
 
 
+@pytest.mark.slow
+def test_the_pdf_names_the_patient_when_the_box_is_ticked(tmp_path: Path) -> None:
+    app = app_test().run()
+    app.switch_page("pages/predict.py").run()
+    app.checkbox(key="report_identity").check().run()
+    app.selectbox[0].select("case-3").run()
+    app.button(key="predict").click().run()
+    assert not app.exception and not app.error
+    header = pydicom.dcmread(next((example_study("case-3") / "FLAIR").glob("*.dcm")), stop_before_pixels=True)
+    text = pdf_text(app.session_state["outcome"].documents.made["pdf"].data, tmp_path)
+    assert f"Patient ID {header.PatientID}" in text
+
+
 def test_the_model_page_names_the_local_folder_and_links_nothing() -> None:
     app = app_test().run()
     app.switch_page("pages/model.py").run()

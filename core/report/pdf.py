@@ -177,9 +177,11 @@ def _slices(pdf: FPDF, sequence: str, point: str, planes: list[KeySlice]) -> Non
     if pdf.will_page_break(30 + tallest):  # heading, caption, letters and labels: the block stays on one page
         pdf.add_page()
     _heading(pdf, "Key slices")
-    _text(pdf, f"{sequence} through the {point}, with the Grad-CAM map of the predicted label on top (yellow weak, "
-               "red strong; shown inside the brain). The map shows what drove the model, not where the tumour is. "
-               "Radiological view: the patient's right on the left.", "", 8)
+    overlay = ("with the Grad-CAM map of the predicted label on top (yellow weak, red strong; shown inside the "
+               "brain). The map shows what drove the model, not where the tumour is." if planes[0].overlay else
+               "without a Grad-CAM map (the prediction was made without one).")
+    _text(pdf, f"{sequence} through the {point}, {overlay} Radiological view: the patient's right on the left.", "",
+          8)
     pdf.ln(1)
     top = pdf.get_y()
     bottom = top

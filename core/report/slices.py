@@ -36,6 +36,7 @@ class KeySlice:
     position_mm: float
     axis_name: str
     edges: tuple[str, str, str, str]
+    overlay: bool  # the Grad-CAM map is drawn on it
 
 
 def key_point(grid_affine: np.ndarray, shape: tuple[int, ...], cam: np.ndarray | None,
@@ -85,7 +86,7 @@ def key_slices(display: np.ndarray, sequences: tuple[str, ...], grid_affine: np.
         image = Image.fromarray(rgb.round().astype(np.uint8), "RGB").resize(_size(grid_affine, axis, grey.shape),
                                                                             Image.Resampling.BILINEAR)
         position = float((grid_affine @ np.append(np.asarray(point, float), 1.0))[axis])
-        rendered.append(KeySlice(plane, image, position, "xyz"[axis], tuple(edges)))
+        rendered.append(KeySlice(plane, image, position, "xyz"[axis], tuple(edges), cam is not None))
     return name, rendered
 
 

@@ -114,3 +114,10 @@ def test_the_key_slices_stay_on_one_page_when_every_section_is_present(outcome: 
                             text=True, check=True).stdout for n in (1, 2)]
     (page,) = [text for text in pages if "Key slices" in text]
     assert all(f"{plane}, " in page for plane in ("Axial", "Coronal", "Sagittal"))
+
+
+def test_a_prediction_without_a_map_says_so_under_its_slices(outcome: Outcome, tmp_path: Path) -> None:
+    prepared = outcome.prediction.prepared
+    sequence, planes = key_slices(prepared.display, prepared.sequences, prepared.grid.affine, None, None, (32, 32, 32))
+    text = pdf_text(pdf_report(outcome.report, (sequence, "grid centre", planes)), tmp_path)
+    assert "T1wCE through the grid centre, without a Grad-CAM map" in text and "Grad-CAM map of" not in text
