@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
-from core.store import cohort, log
+from core.store import cohort_tables as cohort
+from core.store import log
 from core.store.connection import StoreBusy, StoreDamaged, StoreUnavailable, cause_of, file_lock, transaction
 from core.store.log import PredictionRecord
 from core.store.recovery import file_identity, read_through, set_aside
 from core.store.schema import migrate
 
 if TYPE_CHECKING:
+    from core.model.config import TrainingMetrics
     from core.model.hub import ModelSource  # imports torch: for the type only
 
 logger = logging.getLogger(__name__)
@@ -120,14 +122,14 @@ class Store:
         with self._transaction() as connection:
             return log.count_older_than(connection, days)
 
-    def import_training_cohort(self, source: ModelSource, metrics: dict) -> int:
+    def import_training_cohort(self, source: ModelSource, metrics: TrainingMetrics | None) -> int:
         """Store the model's out-of-fold predictions (``oof.csv`` in its folder) as its training cohort and its
         metrics, replacing earlier copies; the number of cohort rows (0 when the folder has no oof.csv)."""
         oof = Path(source.folder) / "oof.csv"
         cases = cohort.read_oof(oof) if oof.is_file() else pd.DataFrame(columns=list(cohort.CASE_COLUMNS))
         with self._transaction() as connection:
             written = cohort.write_cases(connection, cohort.TRAINING_COHORT, source.repo, source.revision, cases)
-            cohort.write_metrics(connection, source.repo, source.revision, metrics)
+            cohort.write_metrics(connection, source.repo, source.revision, metrics.to_json() if metrics else {})
         return written
 
     def replace_cohort(self, name: str, model_repo: str, model_revision: str, cases: pd.DataFrame) -> int:

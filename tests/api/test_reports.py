@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from core.api import api_routes
 from core.config import get_settings
 from core.service import Service, reset_service
-from core.synth.cohort import write_case
 from tests.api.asgi import Answer, call, multipart
 from tests.api.uploads import study_zip
 
@@ -30,9 +29,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starlette]:
 
 
 @pytest.fixture(scope="module")
-def nifti_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("api-nifti-cohort")
-    return out / "train" / write_case(out, 3, seed=5, fmt="nifti").case_id
+def nifti_case(bases: dict[str, Path]) -> Path:
+    return bases["nifti"]
 
 
 def post(app: Starlette, folder: Path, query: str, monkeypatch: pytest.MonkeyPatch) -> Answer:
@@ -41,31 +39,31 @@ def post(app: Starlette, folder: Path, query: str, monkeypatch: pytest.MonkeyPat
     return call(app, "POST", "/api/predict", headers={"Content-Type": content_type}, chunks=[body], query=query)
 
 
-def test_report_pdf_answers_the_pdf_named_by_the_study_hash(app: Starlette, api_study: Path,
+def test_report_pdf_answers_the_pdf_named_by_the_study_hash(app: Starlette, synthetic_case: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = post(app, api_study, "report=pdf", monkeypatch)
+    answer = post(app, synthetic_case, "report=pdf", monkeypatch)
     assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
     assert answer.body.startswith(b"%PDF-")
     assert answer.headers["content-disposition"].startswith('attachment; filename="mgmt-report-')
     assert answer.headers["content-disposition"].endswith('.pdf"')
 
 
-def test_report_sr_answers_a_dicom_file(app: Starlette, api_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = post(app, api_study, "report=sr", monkeypatch)
+def test_report_sr_answers_a_dicom_file(app: Starlette, synthetic_case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = post(app, synthetic_case, "report=sr", monkeypatch)
     assert answer.status == 200 and answer.headers["content-type"] == "application/dicom"
     assert answer.body[128:132] == b"DICM" and answer.headers["content-disposition"].endswith('.dcm"')
 
 
-def test_no_report_parameter_keeps_the_json_answer(app: Starlette, api_study: Path,
+def test_no_report_parameter_keeps_the_json_answer(app: Starlette, synthetic_case: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = post(app, api_study, "", monkeypatch)
+    answer = post(app, synthetic_case, "", monkeypatch)
     assert answer.status == 200 and answer.headers["content-type"] == "application/json"
     assert 0.0 <= answer.json()["probability"] <= 1.0 and "reports" not in answer.json()["timings_s"]
 
 
-def test_an_unknown_report_kind_is_refused_before_the_upload_is_read(app: Starlette, api_study: Path,
+def test_an_unknown_report_kind_is_refused_before_the_upload_is_read(app: Starlette, synthetic_case: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = post(app, api_study, "report=docx", monkeypatch)
+    answer = post(app, synthetic_case, "report=docx", monkeypatch)
     assert answer.status == 400
     assert answer.json() == {"error": "report='docx' is not usable; expected one of pdf, sr (or no report parameter "
                                       "for the JSON answer)."}

@@ -9,17 +9,11 @@ import pydicom
 import pytest
 
 from core.__main__ import main
-from core.synth.cohort import write_case
 
 
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("report-cli-cohort")
-
-
-def test_report_writes_the_pdf_and_the_sr_named_without_the_patient(cohort: Path, tmp_path: Path, db: Path,
+def test_report_writes_the_pdf_and_the_sr_named_without_the_patient(synthetic_case: Path, tmp_path: Path, db: Path,
                                                                    capsys: pytest.CaptureFixture) -> None:
-    case = cohort / "train" / write_case(cohort, 2, seed=8).case_id
+    case = synthetic_case
     header = pydicom.dcmread(next((case / "T1w").glob("*.dcm")), stop_before_pixels=True)
     assert main(["predict", str(case), "--json", "--no-log", "--report", str(tmp_path / "reports")]) == 0
     said = capsys.readouterr()
@@ -31,9 +25,9 @@ def test_report_writes_the_pdf_and_the_sr_named_without_the_patient(cohort: Path
     assert str(header.PatientID) not in said.out + said.err
 
 
-def test_a_nifti_study_gets_the_pdf_and_an_error_for_the_sr(cohort: Path, tmp_path: Path, db: Path,
+def test_a_nifti_study_gets_the_pdf_and_an_error_for_the_sr(bases: dict[str, Path], tmp_path: Path, db: Path,
                                                             capsys: pytest.CaptureFixture) -> None:
-    case = cohort / "nifti" / "train" / write_case(cohort / "nifti", 3, seed=8, fmt="nifti").case_id
+    case = bases["nifti"]
     assert main(["predict", str(case), "--no-log", "--no-cam", "--report", str(tmp_path)]) == 2
     said = capsys.readouterr()
     assert [p.suffix for p in tmp_path.iterdir()] == [".pdf"]

@@ -1,4 +1,4 @@
-"""Report fixtures: one synthetic DICOM study (fake patient in its headers), predicted once with its reports."""
+"""Report fixtures: the shared synthetic DICOM study (fake patient in its headers), predicted once with reports."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ from core.ingest.identity import SourceIdentity
 from core.ingest.loader import read_study_and_identity
 from core.report import ReportRequest
 from core.service import Outcome, Service
-from core.synth.cohort import write_case
 
 
 @pytest.fixture(scope="session")
-def dicom_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report-cohort")
-    return out / "train" / write_case(out, 3, seed=5).case_id
+def dicom_case(synthetic_case: Path) -> Path:
+    """The shared synthetic study (its headers carry tests.conftest.PATIENT)."""
+    return synthetic_case
 
 
 @pytest.fixture(scope="session")
