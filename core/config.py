@@ -52,6 +52,7 @@ class Settings:
     max_dimension: int
     db_path: Path
     api_token: str | None
+    admin_token: str | None
     admins: frozenset[str]
     max_upload_bytes: int
     max_concurrent: int
@@ -96,6 +97,7 @@ def get_settings() -> Settings:
         max_dimension=_int_env("MGMT_MAX_DIMENSION", 2048),
         db_path=Path(os.environ.get("MGMT_DB") or data_dir / "mgmt.duckdb"),
         api_token=os.environ.get("MGMT_API_TOKEN") or None,
+        admin_token=os.environ.get("MGMT_ADMIN_TOKEN") or None,
         admins=frozenset(a.strip().lower() for a in admins.replace(";", ",").split(",") if a.strip()),
         max_upload_bytes=_int_env("MGMT_MAX_UPLOAD_MB", 1024) * 1024**2,
         # Admission (core/admission.py). MGMT_MAX_CONCURRENT: studies read and scored at once; default one per core

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(get_settings().db_path)  # opened first: a busy or foreign file fails before the scoring
     predictor = Predictor.load(args.model, args.revision)
     source = predictor.source
-    store.import_training_cohort(source, predictor.config.metrics)
+    store.import_training_cohort(source, predictor.config.metrics_json)
     probabilities, failed = score(folders, predictor, args.workers, args.quiet)
     for line in skipped + failed:
         print(f"skipped {line}", file=sys.stderr)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -31,7 +31,6 @@ from core.store.recovery import file_identity, read_through, set_aside
 from core.store.schema import migrate
 
 if TYPE_CHECKING:
-    from core.model.config import TrainingMetrics
     from core.model.hub import ModelSource  # imports torch: for the type only
 
 logger = logging.getLogger(__name__)
@@ -122,14 +121,14 @@ class Store:
         with self._transaction() as connection:
             return log.count_older_than(connection, days)
 
-    def import_training_cohort(self, source: ModelSource, metrics: TrainingMetrics | None) -> int:
+    def import_training_cohort(self, source: ModelSource, metrics: dict[str, Any]) -> int:
         """Store the model's out-of-fold predictions (``oof.csv`` in its folder) as its training cohort and its
         metrics, replacing earlier copies; the number of cohort rows (0 when the folder has no oof.csv)."""
         oof = Path(source.folder) / "oof.csv"
         cases = cohort.read_oof(oof) if oof.is_file() else pd.DataFrame(columns=list(cohort.CASE_COLUMNS))
         with self._transaction() as connection:
             written = cohort.write_cases(connection, cohort.TRAINING_COHORT, source.repo, source.revision, cases)
-            cohort.write_metrics(connection, source.repo, source.revision, metrics.to_json() if metrics else {})
+            cohort.write_metrics(connection, source.repo, source.revision, metrics)
         return written
 
     def replace_cohort(self, name: str, model_repo: str, model_revision: str, cases: pd.DataFrame) -> int:
