@@ -100,6 +100,7 @@ def _check_card(folder: Path) -> tuple[bool, float | None]:
 
 def push_model(publication: Publication, repo: str, revision: str = "main", private: bool = False) -> Published:
     """Create ``repo`` (or reuse it), create the ``revision`` branch when needed, and upload the folder's files."""
+    import httpx2
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -120,7 +121,7 @@ def push_model(publication: Publication, repo: str, revision: str = "main", priv
                              "that namespace: set HF_TOKEN or run `hf auth login`.") from err
         raise ServiceUnavailable(f"The Hub could not publish '{repo}' (revision '{revision}'): "
                                  f"{str(err).splitlines()[0][:300]}") from err
-    except OSError as err:  # connection refused, DNS, timeouts (httpx errors are OSErrors here or wrapped below)
+    except (httpx2.TransportError, OSError) as err:  # connection refused, DNS, timeouts
         raise ServiceUnavailable(f"The Hub at {api.endpoint} cannot be reached to publish '{repo}' ({err}); "
                                  "check the network or HF_ENDPOINT.") from err
     return Published(repo, revision, commit.oid, commit.commit_url)

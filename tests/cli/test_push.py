@@ -2,7 +2,8 @@
 
 The upload runs the real huggingface_hub client in a subprocess against tests/model/hub_standin.py with Xet disabled
 (the stand-in does not speak the Xet storage protocol; on the real Hub the weights would go through Xet instead of
-the LFS batch API). The test records exactly which requests reached the stand-in.
+the LFS batch API) and telemetry off (with it on, a client that thinks it runs inside an AI agent first GETs
+/api/agent-harnesses to name it in its user agent). The test records exactly which requests reached the stand-in.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +123,28 @@ def test_push_refuses_a_bad_repo_id_before_any_request(model_dir: Path) -> None:
     with StandInHub() as hub:
         pushed = _push([str(model_dir), "--repo", "no-slash"], {"HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "0"})
     assert pushed.returncode == 2 and "expected ORG/NAME" in pushed.stderr and hub.requests == []
+
+
+@pytest.mark.slow
+def test_an_unreachable_hub_is_a_service_problem_naming_the_endpoint(model_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HUB_DISABLE_XET": "1",
+           "HF_TOKEN": "hf_test", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    pushed = _push([str(model_dir), "--repo", REPO], env)
+    assert pushed.returncode == 3, pushed.stderr
+    assert f"error: The Hub at http://127.0.0.1:{port} cannot be reached to publish '{REPO}'" in pushed.stderr
+
+
+@pytest.mark.slow
+def test_a_refused_token_is_the_users_to_fix_and_says_how(model_dir: Path, tmp_path: Path) -> None:
+    with StandInHub() as hub:
+        hub.write_token = "hf_right"
+        env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": "hf_wrong",
+               "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+        pushed = _push([str(model_dir), "--repo", REPO], env)
+        requests = list(hub.requests)
+    assert pushed.returncode == 2, pushed.stderr
+    assert f"error: The Hub refused to publish '{REPO}' (HTTP 401)" in pushed.stderr and "HF_TOKEN" in pushed.stderr
+    assert requests == ["POST /api/repos/create"] and hub.repos == {}

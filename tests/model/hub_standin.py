@@ -30,6 +30,7 @@ class StandInHub:
         self.private: dict[str, bool] = {}
         self.lfs: dict[str, bytes] = {}  # sha256 -> bytes uploaded through the LFS batch API
         self.commit_messages: list[str] = []
+        self.write_token: str | None = None  # when set, uploads need ``Authorization: Bearer <it>`` (else 401)
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,6 +70,8 @@ class StandInHub:
             def do_POST(self) -> None:
                 hub.requests.append(f"POST {self.path}")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if hub.write_token and self.headers.get("Authorization") != f"Bearer {hub.write_token}":
+                    return self._json(401, {"error": "Invalid username or password."})
                 path = self.path.split("?")[0]
                 parts = path.strip("/").split("/")
                 if path == "/api/repos/create":
