@@ -147,4 +147,5 @@ def test_a_refused_token_is_the_users_to_fix_and_says_how(model_dir: Path, tmp_p
         requests = list(hub.requests)
     assert pushed.returncode == 2, pushed.stderr
     assert f"error: The Hub refused to publish '{REPO}' (HTTP 401)" in pushed.stderr and "HF_TOKEN" in pushed.stderr
-    assert requests == ["POST /api/repos/create"] and hub.repos == {}
+    # create_repo(exist_ok=True) asks whether the repo exists before giving up; nothing else is tried
+    assert requests == ["POST /api/repos/create", f"GET /api/models/{REPO}"] and hub.repos == {}
