@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pydicom
 import pytest
 from starlette.applications import Starlette
 
@@ -14,6 +15,7 @@ from core.config import get_settings
 from core.service import Service, reset_service
 from tests.api.asgi import Answer, call, multipart
 from tests.api.uploads import study_zip
+from tests.report.test_pdf import pdf_text
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +76,20 @@ def test_an_sr_of_a_nifti_study_is_refused_saying_a_dicom_study_is_needed(app: S
     answer = post(app, nifti_case, "report=sr", monkeypatch)
     assert answer.status == 400 and "needs a DICOM study" in answer.json()["error"]
     assert post(app, nifti_case, "report=pdf", monkeypatch).headers["content-type"] == "application/pdf"
+
+
+def test_identity_true_puts_the_patient_in_the_pdf(app: Starlette, synthetic_case: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    patient_id = str(pydicom.dcmread(next((synthetic_case / "T2w").glob("*.dcm")), stop_before_pixels=True).PatientID)
+    answer = post(app, synthetic_case, "report=pdf&identity=true", monkeypatch)
+    assert answer.status == 200
+    assert f"Patient ID {patient_id}" in pdf_text(answer.body, tmp_path)
+    assert patient_id not in pdf_text(post(app, synthetic_case, "report=pdf", monkeypatch).body, tmp_path)
+
+
+def test_identity_without_a_report_or_with_a_bad_value_is_refused(app: Starlette, synthetic_case: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert post(app, synthetic_case, "identity=true", monkeypatch).json() == {
+        "error": "identity= applies to a report only; expected report=pdf with it."}
+    assert post(app, synthetic_case, "report=pdf&identity=maybe", monkeypatch).json() == {
+        "error": "identity='maybe' is not usable; expected true or false."}

@@ -17,7 +17,7 @@ from core.service import Outcome, Service
 
 @pytest.fixture(scope="session")
 def dicom_case(synthetic_case: Path) -> Path:
-    """The shared synthetic study (its headers carry tests.conftest.PATIENT)."""
+    """The shared synthetic study (fake patient names and ids in its headers)."""
     return synthetic_case
 
 
