@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from core.cli import COMMANDS
 from core.errors import InputError
 from core.notice import RESEARCH_NOTICE
 
@@ -19,7 +20,7 @@ REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "push", help="publish a trained model folder to the Hugging Face Hub",
+        "push", help=COMMANDS["push"],
         description="Check a model folder (config loads, card states research use and synthetic training data, "
                     "model-index metrics present) and upload model.safetensors, config.json, README.md, oof.csv and "
                     "metrics.json to a Hub model repo (created when missing). Token: HF_TOKEN or `hf auth login`; "
