@@ -1,4 +1,5 @@
-"""Store fixtures: a fresh database file per test and log records with real-looking values."""
+"""Store fixtures: a fresh database per test, in each engine (a DuckDB file, a real PostgreSQL server), and log
+records with real-looking values."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.store import PredictionRecord, Store
+from tests.pg_server import postgres_cluster, postgres_database  # noqa: F401  (fixtures, used by name)
 
 RECORD = PredictionRecord(
     channel="api", user="anonymous", status="ok", study_hash="3f2a9c0d1e7b6a5f4c3b2a19", probability=0.734215,
@@ -22,6 +24,9 @@ def record(**changes: Any) -> PredictionRecord:
     return replace(RECORD, **changes)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """An empty store in each engine: a new DuckDB file, then a new database on the test PostgreSQL server."""
+    if request.param == "postgresql":
+        return Store(request.getfixturevalue("postgres_database"))
     return Store(tmp_path / "db" / "mgmt.duckdb")
