@@ -69,6 +69,16 @@ def model_reference(source: ModelSource) -> tuple[str, str | None]:
     return source.repo, source.revision
 
 
+def start_local(workers: int) -> Any:
+    """Start a private Ray on this machine: ``workers`` CPUs, no dashboard, no usage statistics, on 127.0.0.1."""
+    ray = _ray()
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never report usage, also from the processes Ray starts
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="warning",
+             _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+    return ray
+
+
 @contextmanager
 def connected(address: str | None, workers: int) -> Iterator[Any]:
     """Ray connected to the cluster at ``address``, or to a private local one started for the block."""
@@ -76,12 +86,10 @@ def connected(address: str | None, workers: int) -> Iterator[Any]:
     if ray.is_initialized():  # a caller (a test, a notebook) already connected: use that cluster as it is
         yield ray
         return
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never report usage, also from the processes Ray starts
-    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     if address is None:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="warning",
-                 _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+        start_local(workers)
     else:
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
         try:
             ray.init(address=address, log_to_driver=False, logging_level="warning")
         except (ConnectionError, RuntimeError, ValueError) as err:

@@ -46,6 +46,9 @@ def write_results(path: Path, results: list[CaseResult], truth: dict[str, int]) 
                                  truth.get(result.case, "")])
         partial.replace(path)
     except OSError as err:
-        partial.unlink(missing_ok=True)
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass  # its folder is not one: nothing was written
         raise InputError(f"The results file '{path}' cannot be written ({err.strerror or err}); expected a "
                          "writable location for --out.") from err
