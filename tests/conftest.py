@@ -13,6 +13,8 @@ import pytest
 from core import SEQUENCES
 from core.synth.dicom_writer import PROTOCOLS, PatientHeader, write_series
 
+pytest_plugins = ["tests.pg_server"]  # postgres_cluster, postgres_database: a real throw-away PostgreSQL server
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -14,7 +14,7 @@ import requests
 
 from tests.app_server import AppServer, running_app
 from tests.faults.test_kill import BURST_ADMITTED, _post, _wait_until_dead
-from tests.pg_server import PostgresCluster, postgres_cluster, postgres_database  # noqa: F401  (fixtures)
+from tests.pg_server import PostgresCluster
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg (requirements-scale.txt) is not installed")
 pytestmark = pytest.mark.slow

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from core.store import PredictionRecord, Store
-from tests.pg_server import postgres_cluster, postgres_database  # noqa: F401  (fixtures, used by name)
 
 RECORD = PredictionRecord(
     channel="api", user="anonymous", status="ok", study_hash="3f2a9c0d1e7b6a5f4c3b2a19", probability=0.734215,
