@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from core.ingest import load_study  # noqa: E402
 from core.inference import Predictor  # noqa: E402
+from core.ingest import load_study  # noqa: E402
 from core.scoring import score_studies  # noqa: E402
 from core.store import PredictionRecord, Store  # noqa: E402
 from core.synth.cohort import write_cohort  # noqa: E402

@@ -1,10 +1,11 @@
 """The Ray engine: studies spread over Ray workers (actors), each loading the model once.
 
 Without an address a private Ray is started on this machine for the run (one CPU per worker, no dashboard,
-no usage statistics, bound to 127.0.0.1) and stopped after it. With ``--address`` (``ray://host:10001`` or
-``host:6379``) the run joins that cluster: every node needs this code and its requirements installed and the
-study folders at the same path (shared storage), and loads a Hub model by its commit hash (a local model folder
-must be at the same path on every node too).
+no usage statistics) and stopped after it. Its processes listen on the machine's address (Ray replaces 127.0.0.1
+by it), guarded by Ray's cluster token (on by default); nothing is sent anywhere. With ``--address``
+(``ray://host:10001`` or ``host:6379``) the run joins that cluster: every node needs this code and its
+requirements installed and the study folders at the same path (shared storage), and loads a Hub model by its
+commit hash (a local model folder must be at the same path on every node too).
 
 A worker that dies (killed, out of memory, node lost) is restarted and the studies it held are run again
 (``MAX_RESTARTS``, ``MAX_TASK_RETRIES``); a study still unscored after that is a failed result saying so, and the
@@ -70,12 +71,12 @@ def model_reference(source: ModelSource) -> tuple[str, str | None]:
 
 
 def start_local(workers: int) -> Any:
-    """Start a private Ray on this machine: ``workers`` CPUs, no dashboard, no usage statistics, on 127.0.0.1."""
+    """Start a private Ray on this machine: ``workers`` CPUs, no dashboard, no usage statistics."""
     ray = _ray()
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never report usage, also from the processes Ray starts
     python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="warning",
-             _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+             runtime_env={"env_vars": {"PYTHONPATH": python_path}})
     return ray
 
 

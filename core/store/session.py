@@ -5,8 +5,8 @@ with ``?`` parameters; a Session runs them inside one transaction of its engine 
 pandas frame with the column types the caller names, so the pages see the same frame from either engine.
 
 Example:
-    >>> from core.store.duckdb_file import DuckDBFile
     >>> import tempfile
+    >>> from core.store.duckdb_file import DuckDBFile
     >>> with DuckDBFile(Path(tempfile.mkdtemp()) / "mgmt.duckdb").transaction() as session:
     ...     session.row("SELECT count(*) FROM predictions")
     (0,)
