@@ -106,11 +106,15 @@ class PostgresServer:
 
     def _connect(self) -> psycopg.Connection:
         """A connection in autocommit mode (transactions are explicit), giving up after the timeout; waits for a
-        lock at most that long too, so a stuck replica makes the others report busy rather than hang."""
+        lock at most that long too, so a stuck replica makes the others report busy rather than hang. What the URL
+        sets itself (``connect_timeout``, ``options`` such as a search_path) is kept."""
         timeout_ms = max(int(self.timeout_s * 1000), 1)
+        given = psycopg.conninfo.conninfo_to_dict(self.url)
+        ours = f"-c lock_timeout={timeout_ms} -c statement_timeout={6 * timeout_ms}"
         try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=max(int(self.timeout_s), 2),
-                                   options=f"-c lock_timeout={timeout_ms} -c statement_timeout={6 * timeout_ms}")
+            return psycopg.connect(self.url, autocommit=True,
+                                   connect_timeout=given.get("connect_timeout", max(int(self.timeout_s), 2)),
+                                   options=f"{ours} {given.get('options', '')}".strip())
         except psycopg.Error as err:
             raise self._unavailable(err) from err
 

@@ -72,3 +72,13 @@ def test_an_unreachable_server_at_start_is_named_without_its_password() -> None:
     with pytest.raises(StoreUnavailable, match="cannot be used") as caught:
         Store(url, lock_timeout_s=2)
     assert "s3cret" not in caught.value.user_message and "127.0.0.1" in caught.value.user_message
+
+
+def test_options_in_the_url_are_kept_so_the_log_can_live_in_its_own_schema(postgres_database: str) -> None:
+    with psycopg.connect(postgres_database, autocommit=True) as connection:
+        connection.execute("CREATE SCHEMA mgmt")
+    store = Store(f"{postgres_database}&options=-csearch_path%3Dmgmt")
+    store.log_prediction(record())
+    with psycopg.connect(postgres_database) as connection:
+        assert connection.execute("SELECT count(*) FROM mgmt.predictions").fetchone() == (1,)
+        assert connection.execute("SELECT to_regclass('public.predictions')").fetchone() == (None,)
