@@ -27,7 +27,7 @@ from core.train.metrics import auc, bootstrap_auc_interval
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "batch", help="score every study of a cohort folder into the DuckDB cohort tables",
+        "batch", help="score every study of a cohort folder into the cohort tables of the store",
         description="Run the model on every study folder of DATA_DIR (RSNA layout: DATA_DIR/train/<id>/ or "
                     f"DATA_DIR/<id>/) and store the probabilities as a cohort (MGMT_DB). {RESEARCH_NOTICE}")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
