@@ -1,4 +1,5 @@
-"""Scoring fixtures: a small synthetic cohort with one broken case, and one local Ray for the whole session."""
+"""Scoring fixtures: a small synthetic cohort with one broken case, and one local Ray per test module (stopped after
+it, so its processes do not linger through the rest of the suite)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Any]:
     """A local Ray with 2 CPUs, as ``batch --engine ray`` starts it; the engine uses it instead of its own."""
     pytest.importorskip("ray", reason="ray (requirements-scale.txt) is not installed")

@@ -1,5 +1,5 @@
 """The Ray engine: the same probabilities as the local engine, a failing study reported, a killed worker's
-studies run again. One local Ray for the session (starting one takes seconds); every test here is slow."""
+studies run again. One local Ray for the module (starting one takes seconds); every test here is slow."""
 
 from __future__ import annotations
 
