@@ -28,7 +28,7 @@ from core.inference import Predictor  # noqa: E402
 from core.ingest import load_study  # noqa: E402
 from core.scoring import score_studies  # noqa: E402
 from core.store import PredictionRecord, Store  # noqa: E402
-from core.synth.cohort import write_cohort  # noqa: E402
+from core.synth.cases import write_cohort  # noqa: E402
 
 
 def cohort_folders(folder: Path, cases: int) -> dict[str, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.admission import available_cores, available_memory_bytes, default_queue_size, default_slots
-from core.errors import InputError, ServiceUnavailable
+from core.errors import ServiceUnavailable, SettingsError
 
 Number = TypeVar("Number", int, float)
 
@@ -24,9 +25,9 @@ def _number_env(name: str, default: Number, kind: Callable[[str], Number], what:
     try:
         value = kind(raw)
     except ValueError as err:
-        raise InputError(f"Setting {name}={raw!r} is not {what}.") from err
+        raise SettingsError(f"Setting {name}={raw!r} is not {what}.") from err
     if minimum is not None and not value >= minimum:
-        raise InputError(f"Setting {name}={raw!r} is too small; expected {what} of at least {minimum}.")
+        raise SettingsError(f"Setting {name}={raw!r} is too small; expected {what} of at least {minimum}.")
     return value
 
 
@@ -58,6 +59,10 @@ class Settings:
     max_concurrent: int
     queue_size: int
     queue_timeout_s: float
+    model_repo: str | None = None
+    model_revision: str | None = None
+    skull_strip: str | None = None  # None: as the model's config.json says; else forced (auto, always, never)
+    salt: str | None = None
 
     @property
     def salt_file(self) -> Path:
@@ -67,6 +72,21 @@ class Settings:
     def store_location(self) -> Path | str:
         """Where the prediction log lives: the PostgreSQL URL when one is set, else the DuckDB file."""
         return self.db_url or self.db_path
+
+
+SKULL_STRIP_MODES = ("auto", "always", "never")
+"""How the brain is found: ``auto`` strips the skull when the study still has one; ``always``; ``never``."""
+
+
+def _choice_env(name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw not in allowed:
+        close = difflib.get_close_matches(raw, allowed, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise SettingsError(f"Setting {name}={raw!r} is not one of {', '.join(allowed)}.{hint}")
+    return raw
 
 
 def get_settings() -> Settings:
@@ -94,6 +114,10 @@ def get_settings() -> Settings:
         max_concurrent=slots,
         queue_size=_int_env("MGMT_QUEUE_SIZE", default_queue_size(slots, memory), minimum=0),
         queue_timeout_s=_number_env("MGMT_QUEUE_TIMEOUT_S", 60.0, float, "a number of seconds", minimum=0.0),
+        model_repo=os.environ.get("MGMT_MODEL_REPO") or None,
+        model_revision=os.environ.get("MGMT_MODEL_REVISION") or None,
+        skull_strip=_choice_env("MGMT_SKULL_STRIP", SKULL_STRIP_MODES),
+        salt=os.environ.get("MGMT_SALT") or None,
     )
 
 
@@ -104,7 +128,7 @@ def _database_url(url: str | None) -> str | None:
     """``MGMT_DB_URL`` checked for its scheme (None when unset)."""
     if url is not None and not url.startswith(DATABASE_URL_SCHEMES):
         shown = url.split("://", 1)[0] + "://..." if "://" in url else "a value without a scheme"
-        raise InputError(f"Setting MGMT_DB_URL is {shown}; expected a PostgreSQL URL such as "
+        raise SettingsError(f"Setting MGMT_DB_URL is {shown}; expected a PostgreSQL URL such as "
                          "postgresql://user@host:5432/mgmt (unset it to keep the log in the DuckDB file MGMT_DB).")
     return url
 
@@ -118,14 +142,13 @@ def study_salt(settings: Settings | None = None) -> bytes:
     The file appears whole or not at all (written under a private name, mode 0600, then hard-linked into place),
     so no thread or process can ever read a half-written, empty salt and hash studies unsalted.
     """
-    env = os.environ.get("MGMT_SALT")
-    if env:
-        return env.encode()
     settings = settings or get_settings()
+    if settings.salt:
+        return settings.salt.encode()
     if settings.db_url is not None:
-        raise ServiceUnavailable("MGMT_DB_URL puts the prediction log on a server shared by replicas, but MGMT_SALT is "
-                                 "not set; expected the same secret salt in MGMT_SALT on every replica (e.g. 64 hex "
-                                 "characters from `python -c \"import secrets; print(secrets.token_hex(32))\"`).")
+        raise SettingsError("MGMT_DB_URL puts the prediction log on a server shared by replicas, but MGMT_SALT is "
+                            "not set; expected the same secret salt in MGMT_SALT on every replica (e.g. 64 hex "
+                            "characters from `python -c \"import secrets; print(secrets.token_hex(32))\"`).")
     path = settings.salt_file
     try:
         if not path.exists():

@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import disposition, user_message
+from core.inference.report import SequenceSource, sequence_table
 from core.ingest import UploadedFile, load_study
 
 st.title("Inspect a study")
@@ -21,17 +22,12 @@ if uploads:
     try:
         with st.spinner("Reading the series..."):
             study = load_study(files)
-    except InputError as err:
-        st.error(err.user_message)
+    except Exception as err:  # the upload's fault, the service's, or a bug: each says so, never a traceback
+        st.error(f"{disposition(err).page_heading}: {user_message(err)}")
         st.stop()
     summary = study.summary()
-    rows = [
-        {"sequence": name, "plane": s["plane"], "axcodes": s["axcodes"], "shape": " x ".join(map(str, s["shape"])),
-         "spacing (mm)": " x ".join(f"{v:.3g}" for v in s["spacing_mm"]), "source": s["source"],
-         "identified by": s["identified_by"]}
-        for name, s in summary["sequences"].items()
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(sequence_table({name: SequenceSource.of(study[name]) for name in study.volumes})),
+                 hide_index=True)
     for warning in study.warnings:
         st.warning(warning)
     with st.expander("RAS affines (voxel to world millimetres)"):

@@ -21,7 +21,6 @@ from core.config import get_settings
 from core.errors import InputError
 from core.examples import example_study
 from core.service import Outcome, Service, reset_service
-from core.synth.cohort import write_case
 
 ROOT = Path(__file__).resolve().parents[1]
 GiB = 1024**3
@@ -30,11 +29,9 @@ WAIT_S = 120.0
 
 
 @pytest.fixture(scope="module")
-def small_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_study(synthetic_case: Path) -> Path:
     """A small synthetic RSNA-layout study the bundled model accepts."""
-    out = tmp_path_factory.mktemp("admission-cohort")
-    truth = write_case(out, 3, seed=5)
-    return out / "train" / truth.case_id
+    return synthetic_case
 
 
 @pytest.fixture(scope="module")

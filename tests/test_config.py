@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.config import get_settings, study_salt
-from core.errors import InputError, ServiceUnavailable
+from core.errors import ServiceUnavailable, SettingsError
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_replicas_sharing_a_postgresql_log_must_be_given_their_common_salt(data_
 
 def test_a_database_url_of_another_engine_is_refused_naming_the_expected_form(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MGMT_DB_URL", "mysql://mgmt:s3cret@db.example/mgmt")
-    with pytest.raises(InputError, match="expected a PostgreSQL URL") as caught:
+    with pytest.raises(SettingsError, match="expected a PostgreSQL URL") as caught:
         get_settings()
     assert "s3cret" not in caught.value.user_message
 

@@ -13,24 +13,17 @@ from core.errors import InputError
 from core.ingest import UploadedFile
 from core.service import Service
 from core.store import TRAINING_COHORT, Store
-from core.synth import cohort as synth_cohort
-from core.synth.cohort import write_case
 from tests.conftest import PATIENT
 
 SECRETS = (PATIENT.patient_name, PATIENT.patient_name.split("^")[0], PATIENT.patient_id, PATIENT.accession_number,
            PATIENT.study_uid, PATIENT.birth_date)
 
 
-@pytest.fixture(scope="module")
-def brain_case(tmp_path_factory) -> Path:
+@pytest.fixture
+def brain_case(synthetic_case: Path) -> Path:
     """A brain-like study the bundled model accepts, whose DICOM headers carry the conftest PATIENT."""
-    out = tmp_path_factory.mktemp("cohort")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth_cohort, "fake_patient", lambda rng: PATIENT)
-        truth = write_case(out, 3, seed=5)
-    folder = out / "train" / truth.case_id
-    assert PATIENT.patient_id.encode() in next(folder.glob("FLAIR/*.dcm")).read_bytes()  # the secret is there
-    return folder
+    assert PATIENT.patient_id.encode() in next(synthetic_case.glob("FLAIR/*.dcm")).read_bytes()  # the secret is there
+    return synthetic_case
 
 
 @pytest.fixture
@@ -55,7 +48,7 @@ def test_a_prediction_logs_one_ok_row_with_the_probability_returned(service: Ser
     assert (row["status"], row["user"], row["channel"]) == ("ok", "tester", "api")
     assert row["probability"] == outcome.prediction.probability
     assert row["label"] == outcome.prediction.label and row["study_hash"] == outcome.prediction.study_hash
-    assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.uncertainty["interval90"])
+    assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.uncertainty.interval90)
     assert row["model_revision"] == "local" and row["preprocessing_version"] == "1"
 
 

@@ -1,8 +1,9 @@
 """The border of the REST API: bearer-token check first, then every failure as JSON ``{"error": message}``.
 
-User errors (``InputError``) answer 400, oversize uploads 413, a model or database that cannot serve now 503,
-Starlette's own refusals (404, 405) keep their status; anything else is a bug: 500 with a reference, and the
-traceback in the server log (frames and exception types, messages with quoted names redacted; never the upload).
+Failures answer with the status ``core.errors.DISPOSITIONS`` gives their kind: the uploader's mistakes 400 (an
+oversize upload 413), the service's problems 503 with Retry-After; Starlette's own refusals (404, 405) keep their
+status; anything else is a bug: 500 with a reference, and the traceback in the server log (frames and exception
+types, messages with quoted names redacted; never the upload).
 """
 
 from __future__ import annotations
@@ -19,14 +20,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.config import get_settings
-from core.errors import InputError, ModelUnavailable, ServiceUnavailable, UploadTooLarge
+from core.errors import BUG, ServiceUnavailable, disposition
 from core.service import redact
-from core.store import StoreBusy
 
 LOGGER = logging.getLogger(__name__)
-RETRY_AFTER_S = 30
-"""What a 503 tells clients to wait before asking again (the model may still be loading)."""
-
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The API's one error shape."""
@@ -64,16 +61,12 @@ def log_bug(err: BaseException, scope: Scope, reference: str) -> None:
 
 def failure_response(err: Exception, scope: Scope) -> JSONResponse:
     """The JSON answer for an exception raised while handling an API request."""
-    if isinstance(err, UploadTooLarge):
-        return error_response(413, err.user_message)
-    if isinstance(err, ModelUnavailable | StoreBusy):
-        return error_response(503, err.user_message, {"Retry-After": str(RETRY_AFTER_S)})
-    if isinstance(err, ServiceUnavailable):
-        return error_response(503, err.user_message, {"Retry-After": str(err.retry_after_s)})
-    if isinstance(err, InputError):
-        return error_response(400, err.user_message)
-    if isinstance(err, HTTPException):
+    if isinstance(err, HTTPException):  # Starlette's own answer (404, 405), not one of ours
         return error_response(err.status_code, str(err.detail), dict(err.headers or {}))
+    answer = disposition(err)
+    if answer is not BUG:
+        retry = {"Retry-After": str(err.retry_after_s)} if isinstance(err, ServiceUnavailable) else None
+        return error_response(answer.http_status, err.user_message, retry)
     reference = secrets.token_hex(4)
     log_bug(err, scope, reference)
     return error_response(500, f"internal error (reference {reference}); the server log has the details. "

@@ -9,18 +9,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.cli import COMMANDS
 from core.errors import InputError
 from core.figures import calibration_figure, roc_figure
 from core.inference import Predictor
 from core.ingest import load_study
+from core.metrics import calibration_curve, evaluate_predictions, roc_points
 from core.model.card import write_heldout_section
 from core.train.dataset import find_cases, read_labels
-from core.train.metrics import calibration_curve, evaluate_predictions, roc_points
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="accuracy, precision, recall, F1, ROC AUC with 95% CI, Brier, calibration of a model",
+        "evaluate", help=COMMANDS["evaluate"],
         description="Run a model on every labelled study (the full predict path) and report its metrics.")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
     parser.add_argument("--labels", type=Path, required=True, metavar="CSV")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         kept.append(case)
     if not kept:
         raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {failed[0]}")
-    threshold = args.threshold if args.threshold is not None else predictor.model.threshold
+    threshold = args.threshold if args.threshold is not None else predictor.config.threshold
     metrics = evaluate_predictions(labels, probabilities, threshold=threshold)
     out = args.out or args.data_dir / "evaluation"
     out.mkdir(parents=True, exist_ok=True)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import nibabel as nib
 
+from core.cli import COMMANDS
 from core.ingest import Study, load_study
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inspect",
-        help="show each sequence's source series, shape, spacing, RAS affine and plane",
+        help=COMMANDS["inspect"],
         description="Read one study (folder, .zip, or folder of four NIfTI files) and report its geometry.",
     )
     parser.add_argument("path", type=Path, metavar="PATH", help="study folder, .zip of one, or NIfTI folder")

@@ -9,6 +9,7 @@ import argparse
 import math
 import sys
 
+from core.cli import COMMANDS
 from core.config import get_settings
 from core.errors import InputError
 from core.store import Store
@@ -16,7 +17,7 @@ from core.store import Store
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "purge", help="delete prediction-log rows older than N days",
+        "purge", help=COMMANDS["purge"],
         description="Delete the rows of the prediction log (the DuckDB file MGMT_DB, default "
                     "MGMT_DATA_DIR/mgmt.duckdb) that are older than N days, and print how many went. Asks before "
                     "deleting when run in a terminal; --yes deletes without asking (for scripts and cron).")

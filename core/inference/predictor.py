@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from monai.visualize import GradCAMpp
 
+from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
@@ -35,30 +36,34 @@ class Prediction:
     probability: float
     label: str
     threshold: float
-    uncertainty: dict[str, Any]
+    uncertainty: Uncertainty
     cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: evidence for ``label``, 1 = strongest
     prepared: PreparedStudy
-    sequences: dict[str, dict[str, Any]]
-    model: dict[str, str]
-    preprocessing_version: str
+    sequences: Mapping[str, SequenceSource]
+    provenance: Provenance
     study_hash: str
-    timings_s: dict[str, float] = field(default_factory=dict)
+    timings: Timings = Timings()
     warnings: tuple[str, ...] = ()
+    logged: bool = False
+    log_id: int | None = None  # the row of the prediction log this prediction was written to
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON of ``predict --json`` and of the REST API (no arrays, no patient identifiers)."""
+        """The JSON of ``predict --json``, the REST API and the log (no arrays, no patient identifiers)."""
         return {
             "probability": round(self.probability, 6),
             "label": self.label,
             "threshold": self.threshold,
-            "uncertainty": self.uncertainty,
-            "sequences": self.sequences,
-            "model": self.model,
-            "preprocessing_version": self.preprocessing_version,
+            "uncertainty": self.uncertainty.to_json(),
+            "sequences": {name: source.to_json() for name, source in self.sequences.items()},
+            "model": self.provenance.to_json(),
+            "preprocessing_version": self.provenance.preprocessing_version,
             "study_hash": self.study_hash,
-            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "timings_s": self.timings.to_json(),
             "warnings": list(self.warnings),
             "notice": RESEARCH_NOTICE,
+            "logged": self.logged,
+            "log_id": self.log_id,
+            "skull_strip": self.prepared.skull.to_json(),
         }
 
 
@@ -86,7 +91,7 @@ class Predictor:
         self.device = device or device_for_inference()
         self.model = model.to(self.device).eval()
         self.source = source
-        self.config = model.preprocessing
+        self.config = model.config
         # Grad-CAM++ (MONAI): localises the tumour far better than plain Grad-CAM on our trained models (see
         # MGMTNet.cam_layer); our own normalisation, since MONAI's default maps the maximum to 0.
         # .eval(): MONAI puts the wrapped module back in its previous mode after each map, and a fresh wrapper
@@ -104,7 +109,7 @@ class Predictor:
         """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM."""
         progress = progress or (lambda stage: None)
         progress("preprocessing")
-        prepared = prepare(study, self.config)
+        prepared = prepare(study, self.config.preprocessing)
         timings = dict(prepared.timings_s)
         x = torch.from_numpy(prepared.image[None]).to(self.device)
         progress("model")
@@ -114,27 +119,23 @@ class Predictor:
             probabilities, samples = self._probabilities(features)
             timings["model_and_cam" if with_cam else "model"] = time.perf_counter() - started
         probability = float(probabilities.mean())
-        threshold = float(self.model.threshold)
+        threshold = self.config.threshold
         low, high = np.percentile(samples, [5, 95])
-        uncertainty = {
-            "std": round(float(samples.std()), 6),
-            "interval90": [round(float(low), 6), round(float(high), 6)],
-            "augmentations": [round(float(p), 6) for p in probabilities],
-            "method": f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head",
-        }
+        uncertainty = Uncertainty(
+            std=float(samples.std()), interval90=(float(low), float(high)),
+            augmentations=tuple(float(p) for p in probabilities),
+            method=f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head")
         return Prediction(
             probability=probability,
-            label=self.model.labels[int(probability >= threshold)],
+            label=self.config.labels[int(probability >= threshold)],
             threshold=threshold,
             uncertainty=uncertainty,
             cam=cam,
             prepared=prepared,
-            sequences={name: {k: v for k, v in study[name].summary().items() if k != "affine"}
-                       for name in prepared.sequences},
-            model={"repo": self.source.repo, "revision": self.source.revision},
-            preprocessing_version=str(self.config["version"]),
+            sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences},
+            provenance=Provenance(self.source.repo, self.source.revision, self.config.preprocessing.version),
             study_hash=study.study_hash,
-            timings_s=timings,
+            timings=Timings.of(timings),
             warnings=tuple(study.warnings) + prepared.warnings,
         )
 
@@ -148,7 +149,7 @@ class Predictor:
         if not with_cam:
             return features, None
         with torch.no_grad():
-            predicted = int(torch.sigmoid(self.model.head(features)).mean() >= self.model.threshold)
+            predicted = int(torch.sigmoid(self.model.head(features)).mean() >= self.config.threshold)
         if progress:
             progress("Grad-CAM")
         raw = self._cam(x, class_idx=predicted)

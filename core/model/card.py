@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.model.config import Preprocessing
+from core.notice import PUBLISHED_CONTEXT
+
 TRAINED_CARD = """---
 library_name: mgmt-radiogenomics
 license: apache-2.0
@@ -45,10 +48,7 @@ fold. The shipped model was then trained on all {n} cases for {final_epochs} epo
 the folds). Hyperparameters: {settings}.
 
 ## Intended use and limits
-Research demo only; not a medical device; never for diagnosis or treatment decisions. Published results on real
-data are close to chance: the best private-leaderboard AUC of the RSNA-MICCAI 2021 Brain Tumor Radiogenomic
-Classification competition was 0.62174 (a MONAI resnet10 on T1wCE), and that winning model reached an AUC of
-0.562 on an external hospital cohort (Kim et al., Cancers 2022).
+Research demo only; not a medical device; never for diagnosis or treatment decisions. {published}
 """
 
 SYNTHETIC_HEADLINE = ("**Trained on synthetic data only: these weights carry no clinical meaning whatsoever.** Their "
@@ -56,7 +56,7 @@ SYNTHETIC_HEADLINE = ("**Trained on synthetic data only: these weights carry no 
                       "real tumours.")
 
 
-def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preprocessing: dict, folds: int,
+def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preprocessing: Preprocessing, folds: int,
                        final_epochs: int, synthetic: bool, ceiling: float | None) -> None:
     """The model card of a trained model, with its cross-validated metrics in model-index form."""
     if synthetic:
@@ -68,11 +68,12 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
         headline, dataset = "Research use only.", ("rsna-miccai-brain-tumor", "RSNA-MICCAI training set")
     low, high = metrics["auc_ci95"]
     (folder / "README.md").write_text(TRAINED_CARD.format(
-        name="MGMT methylation from MRI (research demo)", dataset_type=dataset[0], dataset_name=dataset[1],
+        name="MGMT methylation from MRI (research demo)", published=PUBLISHED_CONTEXT, dataset_type=dataset[0],
+        dataset_name=dataset[1],
         headline=headline, data_text=data_text, folds=folds, n=metrics["n"], auc_low=low, auc_high=high,
         final_epochs=final_epochs, settings=", ".join(f"{k}={v}" for k, v in settings.items()),
-        shape="x".join(map(str, preprocessing["input_shape"])),
-        spacing="x".join(map(str, preprocessing["spacing_mm"])),
+        shape="x".join(map(str, preprocessing.input_shape)),
+        spacing="x".join(map(str, preprocessing.spacing_mm)),
         **{k: metrics[k] for k in ("auc", "accuracy", "threshold", "f1", "brier", "precision", "recall")},
         **{k: settings[k] for k in ("architecture", "widen_factor", "dropout")},
     ))
@@ -123,6 +124,11 @@ def read_card(folder: Path) -> Card:
         end = text.index("\n---\n", 4)
         return Card(text[4:end], text[end + 5:].strip())
     return Card("", text.strip())
+
+
+def without_comments(markdown: str) -> str:
+    """Markdown without its HTML comments (``<!-- held-out evaluation -->`` marks a section; it is not text)."""
+    return re.sub(r"<!--.*?-->\n?", "", markdown, flags=re.S)
 
 
 def demoted(markdown: str, levels: int = 2) -> str:

@@ -13,25 +13,10 @@ from huggingface_hub import PyTorchModelHubMixin
 from monai.networks import nets
 from torch import nn
 
-from core import SEQUENCES
+from core.model.config import ModelConfig, Preprocessing
 
 ARCHITECTURES = ("resnet10", "resnet18", "resnet34")
 """MONAI ResNet variants a config may name (the competition's winner used resnet10)."""
-
-PREPROCESSING_VERSION = "1"
-"""Bumped whenever the chain changes what the network sees; logged with every prediction."""
-
-DEFAULT_PREPROCESSING: dict[str, Any] = {
-    "version": PREPROCESSING_VERSION,
-    "sequences": list(SEQUENCES),
-    "spacing_mm": [2.0, 2.0, 2.0],
-    "input_shape": [96, 96, 96],
-    "orientation": "RAS",
-    "normalisation": "zscore-brain",
-    "skull_strip": "auto",
-}
-"""How a Study becomes the network's input: RAS grid of ``input_shape`` voxels of ``spacing_mm``, centred on
-the brain; per-channel z-score over brain voxels."""
 
 
 def _suggest(name: str, allowed: tuple[str, ...]) -> str:
@@ -56,7 +41,7 @@ class MGMTNet(
         widen_factor: float = 0.5,
         stem_stride: int = 2,
         dropout: float = 0.3,
-        preprocessing: dict[str, Any] | None = None,
+        preprocessing: dict[str, Any] | Preprocessing | None = None,
         labels: list[str] | None = None,
         threshold: float = 0.5,
         training: dict[str, Any] | None = None,
@@ -66,12 +51,15 @@ class MGMTNet(
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture '{architecture}' is not one of {ARCHITECTURES}."
                              f"{_suggest(architecture, ARCHITECTURES)}")
-        self.preprocessing = {**DEFAULT_PREPROCESSING, **(preprocessing or {})}
-        self.labels = labels or ["unmethylated", "methylated"]
-        self.threshold = threshold
-        self.training_record = training or {}
-        self.metrics = metrics or {}
-        channels = len(self.preprocessing["sequences"])
+        if isinstance(preprocessing, Preprocessing):
+            preprocessing = preprocessing.to_json()
+        self.config = ModelConfig.from_json({
+            "architecture": architecture, "widen_factor": widen_factor, "stem_stride": stem_stride,
+            "dropout": dropout, "preprocessing": preprocessing or {},
+            "labels": labels or ["unmethylated", "methylated"], "threshold": threshold, "training": training or {},
+            "metrics": metrics or {}})
+        """What config.json says, validated (ConfigFieldError, a ValueError, for a wrong field)."""
+        channels = len(self.config.preprocessing.sequences)
         self.backbone = getattr(nets, architecture)(
             spatial_dims=3, n_input_channels=channels, conv1_t_stride=stem_stride, widen_factor=widen_factor,
             feed_forward=False,

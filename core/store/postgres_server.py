@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 
-from core.errors import InputError
+from core.errors import SettingsError
 from core.store.connection import StoreBusy, StoreUnavailable
 from core.store.schema import migrate
 from core.store.session import Parameters, column_values, typed
@@ -28,7 +28,7 @@ try:
     import psycopg
     from psycopg import errors as pg_errors
 except ImportError as err:  # an optional dependency: say what to install
-    raise InputError("MGMT_DB_URL names a PostgreSQL server, but its client psycopg is not installed; expected "
+    raise SettingsError("MGMT_DB_URL names a PostgreSQL server, but its client psycopg is not installed; expected "
                      "`pip install -r requirements-scale.txt` (or unset MGMT_DB_URL to use the DuckDB file).") from err
 
 SCHEMA_LOCK = 0x6D676D74  # "mgmt": the advisory lock key migrations hold

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from core.metrics import Metrics, evaluate_predictions
+from core.model.config import Preprocessing
 from core.train.loop import TrainResult, TrainSettings, predict_probabilities, train_model
-from core.train.metrics import Metrics, evaluate_predictions
 
 
 @dataclass
@@ -44,7 +45,7 @@ def cross_validate(
     labels: np.ndarray,
     folds: int,
     settings: TrainSettings,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> CrossValidation:

@@ -12,13 +12,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from core.errors import InputError
 from core.ingest import load_study
+from core.model.config import Preprocessing
 from core.preprocess import prepare
+from core.preprocess.chain import skull_mode
 
 BROKEN_CASES = frozenset({"00109", "00123", "00709"})
 """Cases the RSNA-MICCAI organisers flagged as broken (FLAIR of 00109 and 00709, T1w of 00123)."""
@@ -72,9 +73,10 @@ def find_cases(data_dir: Path, labels: dict[str, int]) -> tuple[list[Case], list
     return cases, skipped
 
 
-def content_key(folder: Path, config: dict[str, Any]) -> str:
-    """Hash of the preprocessing config and every file's path and bytes."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+def content_key(folder: Path, config: Preprocessing) -> str:
+    """Hash of the preprocessing config (with the skull-stripping mode in force) and every file's path and bytes."""
+    in_force = {**config.to_json(), "skull_strip": skull_mode(config)}
+    digest = hashlib.sha256(json.dumps(in_force, sort_keys=True).encode())
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode())
         with open(path, "rb") as handle:
@@ -86,9 +88,9 @@ def content_key(folder: Path, config: dict[str, Any]) -> str:
 class TensorCache:
     """Preprocessed network inputs (float16 .npy) under ``root/v<version>/``."""
 
-    def __init__(self, root: Path, config: dict[str, Any]) -> None:
+    def __init__(self, root: Path, config: Preprocessing) -> None:
         self.config = config
-        self.folder = root / f"v{config['version']}"
+        self.folder = root / f"v{config.version}"
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def load(self, case: Case) -> np.ndarray:

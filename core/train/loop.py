@@ -14,9 +14,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from core.metrics import auc
+from core.model.config import Preprocessing
 from core.model.network import MGMTNet
 from core.preprocess import training_augmentations
-from core.train.metrics import auc
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def train_model(
     images: np.ndarray,
     labels: np.ndarray,
     settings: TrainSettings,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     epochs: int | None = None,
     log: Callable[[str], None] = print,

@@ -12,7 +12,7 @@ import pytest
 from core.__main__ import main
 from core.model.hub import BUNDLED
 from core.store import TRAINING_COHORT, Store
-from core.synth.cohort import write_cohort
+from core.synth.cases import write_cohort
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,9 @@ import torch
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import MGMTNet, ModelSource
-from core.synth.cohort import write_case
+from core.synth.cases import write_case
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def synthetic_case(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cohort")
-    truth = write_case(out, 3, seed=5)
-    return out / "train" / truth.case_id
 
 
 def _cube_input(corner: tuple[int, int, int], size: int = 96, seed: int = 0) -> torch.Tensor:
@@ -62,8 +55,8 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     first, second = predictor.predict(study), predictor.predict(study, with_cam=False)
     assert 0.0 <= first.probability <= 1.0 and first.probability == pytest.approx(second.probability, abs=1e-6)
     assert not predictor.model.training  # the activation map leaves the network in eval mode
-    low, high = first.uncertainty["interval90"]
-    assert low <= first.probability <= high and first.uncertainty["std"] > 0
+    low, high = first.uncertainty.interval90
+    assert low <= first.probability <= high and first.uncertainty.std > 0
     assert first.label == ("methylated" if first.probability >= 0.5 else "unmethylated")
     assert first.model == {"repo": str(ROOT / "weights"), "revision": "local"}
     assert first.cam.shape == first.prepared.brain_mask.shape == tuple(predictor.config["input_shape"])

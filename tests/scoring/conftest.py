@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.synth.cohort import write_cohort
+from core.synth.cases import write_cohort
 
 
 @pytest.fixture(scope="session")

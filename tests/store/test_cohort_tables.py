@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from core.errors import InputError
+from core.metrics import auc
 from core.model.hub import BUNDLED, ModelSource
 from core.store import TRAINING_COHORT, Store
-from core.train.metrics import auc
 
 CONFIG = json.loads((BUNDLED / "config.json").read_text())
 SOURCE = ModelSource(repo=str(BUNDLED), revision="local", folder=BUNDLED)
