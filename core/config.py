@@ -54,6 +54,7 @@ class Settings:
     db_url: str | None
     """``MGMT_DB_URL``: a PostgreSQL server shared by several replicas (``postgresql://...``); None: ``db_path``."""
     api_token: str | None
+    admin_token: str | None
     admins: frozenset[str]
     max_upload_bytes: int
     max_concurrent: int
@@ -104,6 +105,7 @@ def get_settings() -> Settings:
         db_path=Path(os.environ.get("MGMT_DB") or data_dir / "mgmt.duckdb"),
         db_url=_database_url(os.environ.get("MGMT_DB_URL", "").strip() or None),
         api_token=os.environ.get("MGMT_API_TOKEN") or None,
+        admin_token=os.environ.get("MGMT_ADMIN_TOKEN") or None,
         admins=frozenset(a.strip().lower() for a in admins.replace(";", ",").split(",") if a.strip()),
         max_upload_bytes=_int_env("MGMT_MAX_UPLOAD_MB", 1024) * 1024**2,
         # Admission (core/admission.py). MGMT_MAX_CONCURRENT: studies read and scored at once; default one per core

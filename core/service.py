@@ -129,7 +129,7 @@ class Service:
         """The model's out-of-fold predictions into the store, for the Cohort page; a store problem is logged,
         it does not make the model unusable."""
         try:
-            self.store.import_training_cohort(predictor.source, predictor.config.metrics)
+            self.store.import_training_cohort(predictor.source, predictor.config.metrics_json)
         except ServiceUnavailable as err:
             logger.warning("The training cohort was not loaded into the store: %s", err.user_message)
 

@@ -6,8 +6,8 @@ import pytest
 
 from core.errors import (
     BUG,
-    DISPOSITIONS,
     BUG_MESSAGE,
+    DISPOSITIONS,
     InputError,
     ModelUnavailable,
     ServiceBusy,

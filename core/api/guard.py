@@ -8,17 +8,16 @@ types, messages with quoted names redacted; never the upload).
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 import traceback
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.api.access import refusal
 from core.config import get_settings
 from core.errors import BUG, ServiceUnavailable, disposition
 from core.service import redact
@@ -30,21 +29,11 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def unauthorised(scope: Scope) -> JSONResponse | None:
-    """A 401 when ``MGMT_API_TOKEN`` is set (read now) and the request lacks ``Authorization: Bearer <it>``."""
-    token = get_settings().api_token
-    if token is None:
-        return None
-    scheme, _, provided = Headers(scope=scope).get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(provided.strip().encode(), token.encode()):
-        return None
-    if not scheme:
-        return error_response(401, "This API needs a token: send the header 'Authorization: Bearer <token>' "
-                                   "with the value of MGMT_API_TOKEN.",
-                              {"WWW-Authenticate": 'Bearer realm="mgmt-api"'})
-    return error_response(401, "The bearer token was not accepted; expected 'Authorization: Bearer <token>' "
-                               "with the value of MGMT_API_TOKEN.",
-                          {"WWW-Authenticate": 'Bearer realm="mgmt-api", error="invalid_token"'})
+def route_of(scope: Scope) -> str:
+    """The path below the /api mount ("/predictions"), as Starlette's Mount passes it on."""
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def log_bug(err: BaseException, scope: Scope, reference: str) -> None:
@@ -74,10 +63,12 @@ def failure_response(err: Exception, scope: Scope) -> JSONResponse:
 
 
 class ApiGuard:
-    """ASGI middleware around the ``/api`` routes: authentication, then JSON errors for whatever they raise."""
+    """ASGI middleware around the ``/api`` routes: who may call (core/api/access.py), then JSON errors for whatever
+    the routes raise. ``sign_in``: whether the app has sign-in configured (then the log is for administrators)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, sign_in: bool = False) -> None:
         self.app = app
+        self.sign_in = sign_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,9 +82,11 @@ class ApiGuard:
             await send(message)
 
         try:
-            refusal = unauthorised(scope)  # before anything of the body is read
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            scope["mgmt.sign_in"] = self.sign_in  # the health route states what protects the API
+            refused = refusal(scope, route_of(scope), get_settings(), self.sign_in)  # before the body is read
+            if refused is not None:
+                challenge = {"WWW-Authenticate": refused.challenge} if refused.challenge else None
+                await error_response(refused.status, refused.message, challenge)(scope, receive, send)
                 return
             await self.app(scope, receive, tracked_send)
         except ClientDisconnect:

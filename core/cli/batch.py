@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(get_settings().store_location)  # opened first: a busy or foreign store fails before the scoring
     predictor = Predictor.load(args.model, args.revision)
     source = predictor.source
-    store.import_training_cohort(source, predictor.config.metrics)
+    store.import_training_cohort(source, predictor.config.metrics_json)
     results = score_studies(folders, predictor, engine=args.engine, workers=args.workers, address=args.address,
                             quiet=args.quiet)
     if args.out is not None:

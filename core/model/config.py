@@ -137,6 +137,11 @@ class ModelConfig:
                    labels=(labels[0], labels[1]), threshold=float(threshold),
                    metrics=TrainingMetrics.from_json(data.get("metrics") or {}), training=dict(training))
 
+    @property
+    def metrics_json(self) -> dict[str, Any]:
+        """The metrics as config.json holds them (empty for a model without)."""
+        return self.metrics.to_json() if self.metrics else {}
+
     @classmethod
     def read(cls, path: Path) -> ModelConfig:
         """The config.json at ``path``; ModelUnavailable naming the file and the field when it is not usable."""

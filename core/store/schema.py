@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import InputError
+from core.store.connection import StoreUnavailable
 from core.store.session import Session
 
 
@@ -104,8 +104,9 @@ def migrate(session: Session, where: Path | str, migrations: tuple[Migration, ..
     current = schema_version(session)
     latest = migrations[-1].version
     if current > latest:
-        raise InputError(f"The database '{where}' has schema version {current}, written by a newer version of this "
-                         f"app; expected version {latest} or older (upgrade the app, or set {_setting(where)}).")
+        raise StoreUnavailable(f"The database '{where}' has schema version {current}, written by a newer version of "
+                               f"this app; expected version {latest} or older (upgrade the app, or set "
+                               f"{_setting(where)}).")
     if current == latest:
         return current
     session.changed("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
@@ -117,9 +118,9 @@ def migrate(session: Session, where: Path | str, migrations: tuple[Migration, ..
             for statement in migration.statements_for(session.dialect):
                 session.changed(statement)
         except session.schema_conflicts as err:
-            raise InputError(f"The database '{where}' holds tables this app did not create at schema version "
-                             f"{current} ({str(err).splitlines()[0]}); expected a new database or one written by "
-                             f"this app (set {_setting(where)}).") from err
+            raise StoreUnavailable(f"The database '{where}' holds tables this app did not create at schema version "
+                                   f"{current} ({str(err).splitlines()[0]}); expected a new database or one written "
+                                   f"by this app (set {_setting(where)}).") from err
         session.changed("INSERT INTO schema_version VALUES (?, ?, ?)",
                         [migration.version, migration.description, utc_naive(datetime.now(UTC))])
     return latest

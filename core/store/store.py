@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -31,7 +31,6 @@ from core.store.log import PredictionRecord
 from core.store.session import Backend
 
 if TYPE_CHECKING:
-    from core.model.config import TrainingMetrics
     from core.model.hub import ModelSource  # imports torch: for the type only
 
 logger = logging.getLogger(__name__)
@@ -97,14 +96,14 @@ class Store:
         with self.backend.transaction() as session:
             return log.count_older_than(session, days)
 
-    def import_training_cohort(self, source: ModelSource, metrics: TrainingMetrics | None) -> int:
+    def import_training_cohort(self, source: ModelSource, metrics: dict[str, Any]) -> int:
         """Store the model's out-of-fold predictions (``oof.csv`` in its folder) as its training cohort and its
         metrics, replacing earlier copies; the number of cohort rows (0 when the folder has no oof.csv)."""
         oof = Path(source.folder) / "oof.csv"
         cases = cohort.read_oof(oof) if oof.is_file() else pd.DataFrame(columns=list(cohort.CASE_COLUMNS))
         with self.backend.transaction() as session:
             written = cohort.write_cases(session, cohort.TRAINING_COHORT, source.repo, source.revision, cases)
-            cohort.write_metrics(session, source.repo, source.revision, metrics.to_json() if metrics else {})
+            cohort.write_metrics(session, source.repo, source.revision, metrics)
         return written
 
     def replace_cohort(self, name: str, model_repo: str, model_revision: str, cases: pd.DataFrame) -> int:

@@ -10,7 +10,6 @@ import pytest
 from core.__main__ import main
 from core.store import Store
 
-
 PINNED_KEYS = ("probability", "label", "threshold", "uncertainty", "sequences", "model", "preprocessing_version",
                "study_hash", "timings_s", "warnings", "notice", "logged", "log_id")
 """The keys of ``predict --json`` before the typed report (scripts depend on them)."""

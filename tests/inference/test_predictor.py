@@ -58,8 +58,8 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     low, high = first.uncertainty.interval90
     assert low <= first.probability <= high and first.uncertainty.std > 0
     assert first.label == ("methylated" if first.probability >= 0.5 else "unmethylated")
-    assert first.model == {"repo": str(ROOT / "weights"), "revision": "local"}
-    assert first.cam.shape == first.prepared.brain_mask.shape == tuple(predictor.config["input_shape"])
+    assert (first.provenance.repo, first.provenance.revision) == ("bundled weights/", "local")
+    assert first.cam.shape == first.prepared.brain_mask.shape == predictor.config.preprocessing.input_shape
     report = first.to_json()
     assert set(report) >= {"probability", "label", "uncertainty", "sequences", "model", "timings_s", "warnings"}
     assert list(report["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
