@@ -19,7 +19,8 @@ PUBLISHED_CONTEXT = (
 )
 STORED = (
     "The prediction log keeps, per attempt: the time, where it came from (page, API or command line), the "
-    "signed-in user (or 'anonymous'), a salted one-way hash of the study, the probability with its label and "
+    "signed-in user's e-mail (an administrator needs it to answer 'who ran this'; nothing else of the sign-in "
+    "identity) or 'anonymous', a salted one-way hash of the study, the probability with its label and "
     "interval, the model with its revision and preprocessing version, timings, the status and, for an attempt that "
     "failed, its error message with file names removed; never a patient name, identifier, birth date, accession "
     "number or image."

@@ -19,7 +19,11 @@ st.write("Statistics of the model in use over a labelled cohort, from the DuckDB
 
 service = get_service()
 with st.spinner("Loading the model..."):
-    predictor = service.predictor()
+    try:
+        predictor = service.predictor()
+    except ServiceUnavailable as err:  # the model cannot load: the service's problem, said plainly
+        st.error(err.user_message, icon=":material/error:")
+        st.stop()
 repo, revision = predictor.source.repo, predictor.source.revision
 try:
     names = service.store.cohorts(repo, revision)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pandas as pd
 import streamlit as st
 
-from core.errors import disposition, user_message
+from core.errors import BUG, disposition, user_message
 from core.inference.report import SequenceSource, sequence_table
 from core.ingest import UploadedFile, load_study
 
@@ -23,6 +24,8 @@ if uploads:
         with st.spinner("Reading the series..."):
             study = load_study(files)
     except Exception as err:  # the upload's fault, the service's, or a bug: each says so, never a traceback
+        if disposition(err) is BUG:
+            logging.getLogger(__name__).exception("inspect failed")
         st.error(f"{disposition(err).page_heading}: {user_message(err)}")
         st.stop()
     summary = study.summary()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import ServiceUnavailable
 from core.model.card import demoted, read_card, without_comments
 from core.notice import BEST_COMPETITION_AUC, EXTERNAL_COHORT_AUC, PUBLISHED_CONTEXT
 from core.service import get_service
@@ -12,7 +13,11 @@ from core.service import get_service
 st.title("Model")
 service = get_service()
 with st.spinner("Loading the model..."):
-    predictor = service.predictor()
+    try:
+        predictor = service.predictor()
+    except ServiceUnavailable as err:  # the model cannot load: the service's problem, said plainly
+        st.error(err.user_message, icon=":material/error:")
+        st.stop()
 source, config = predictor.source, predictor.config
 st.write(f"In use: `{source.repo}` at revision `{source.revision}`.")
 

@@ -115,15 +115,12 @@ def write_study(
 @pytest.fixture(scope="session")
 def synthetic_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small synthetic brain study the bundled model accepts (case 3 of seed 5, RSNA layout
-    ``<case>/{FLAIR,T1w,T1wCE,T2w}/Image-N.dcm``), written once per test session; its DICOM headers carry
-    ``PATIENT``, so a test can look for those secrets. Tests read it and never change it."""
-    from core.synth import cases
+    ``<case>/{FLAIR,T1w,T1wCE,T2w}/Image-N.dcm``, fake patient names in the headers), written once per test
+    session. Tests read it and never change it."""
+    from core.synth.cases import write_case
 
     out = tmp_path_factory.mktemp("synthetic-case")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cases, "fake_patient", lambda rng: PATIENT)
-        truth = cases.write_case(out, 3, seed=5)
-    return out / "train" / truth.case_id
+    return out / "train" / write_case(out, 3, seed=5).case_id
 
 
 @pytest.fixture(scope="session")

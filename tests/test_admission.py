@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.admission import AdmissionGate, ServiceBusy, default_queue_size, default_slots
 from core.config import get_settings
-from core.errors import InputError
+from core.errors import SettingsError
 from core.examples import example_study
 from core.service import Outcome, Service, reset_service
 
@@ -265,7 +265,7 @@ def test_settings_read_the_admission_variables(monkeypatch: pytest.MonkeyPatch) 
 def test_unusable_admission_settings_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                                message: str) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(InputError, match=message) as error:
+    with pytest.raises(SettingsError, match=message) as error:
         get_settings()
     assert name in error.value.user_message
 
