@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import nibabel as nib
+from typing import TYPE_CHECKING
 
 from core.cli import COMMANDS
-from core.ingest import Study, load_study
+
+if TYPE_CHECKING:  # ingest brings pydicom and scipy: imported when the command runs
+    from core.ingest import Study
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def export_nifti(study: Study, folder: Path) -> list[Path]:
     """Write each sequence as ``<sequence>.nii.gz`` with its RAS affine (a DICOM-to-NIfTI conversion)."""
+    import nibabel as nib
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, volume in study.volumes.items():
@@ -59,6 +62,8 @@ def format_table(study: Study) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.ingest import load_study
+
     study = load_study(args.path)
     report = study.summary()
     if args.export:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from core.cli import COMMANDS
 from core.config import get_settings
 from core.errors import InputError
-from core.store import Store
+
+if TYPE_CHECKING:  # the store brings pandas and DuckDB: imported when the command runs
+    from core.store import Store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if settings.db_url is None and not path.is_file():
         raise InputError(f"There is no prediction log at '{path}'; expected the database of the app (set MGMT_DB "
                          "or MGMT_DATA_DIR as the app has them).")
+    from core.store import Store
+
     store = Store(settings.store_location, recover=False)  # a damaged file is reported, not replaced, by an admin
     count, total = store.count_older_than(days)
     if count and not args.yes and not confirmed(count, total, days, store):

@@ -14,7 +14,7 @@ from core.model.hub import BUNDLED, ModelSource
 from core.store import TRAINING_COHORT, Store
 
 CONFIG = json.loads((BUNDLED / "config.json").read_text())
-SOURCE = ModelSource(repo=str(BUNDLED), revision="local", folder=BUNDLED)
+SOURCE = ModelSource(repo="bundled weights/", revision="local", folder=BUNDLED)
 
 
 def _cases(probabilities: list[float], labels: list[int | None] | None = None) -> pd.DataFrame:
