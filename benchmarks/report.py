@@ -41,7 +41,7 @@ def main() -> None:
     runs = []
     for _ in range(args.repeats):
         started = time.perf_counter()
-        plain = service.predict(study_dir, log=False)
+        service.predict(study_dir, log=False)
         plain_s = time.perf_counter() - started
         started = time.perf_counter()
         outcome = service.predict(study_dir, log=False, reports=ReportRequest())
@@ -49,13 +49,12 @@ def main() -> None:
         alone = {}
         for kind in ("pdf", "sr"):
             started = time.perf_counter()
-            made = make_documents(outcome.prediction, outcome.report, identity, ReportRequest((kind,)))
+            make_documents(outcome.prediction, outcome.report, identity, ReportRequest((kind,)))
             alone[kind] = time.perf_counter() - started
         runs.append({"predict": plain_s, "predict + reports": with_reports_s,
                      "reports stage": outcome.report["timings_s"]["reports"], "pdf": alone["pdf"],
                      "sr": alone["sr"]})
         sizes = {kind: len(document.data) for kind, document in outcome.documents.made.items()}
-    del made
     first_use = float(subprocess.run([sys.executable, "-c", FIRST_USE], cwd=ROOT, capture_output=True, text=True,
                                      check=True).stdout)
     print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
