@@ -13,9 +13,9 @@ from core.notice import BEST_COMPETITION_AUC
 from core.service import get_service
 
 st.title("Cohort")
-st.write("Statistics of the model in use over a labelled cohort, from the store (DuckDB, or PostgreSQL for several replicas): the out-of-fold "
-         "predictions written by training (each case scored by a model that never saw it), and any cohort "
-         "scored with `python -m core batch DATA_DIR --labels CSV`.")
+st.write("Statistics of the model in use over a labelled cohort, from the store (DuckDB, or PostgreSQL for several "
+         "replicas): the out-of-fold predictions written by training (each case scored by a model that never saw "
+         "it), and any cohort scored with `python -m core batch DATA_DIR --labels CSV`.")
 
 service = get_service()
 with st.spinner("Loading the model..."):
