@@ -57,6 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "when present)")
     parser.add_argument("--card", metavar="TEXT", help="write these results into the model folder's card as its "
                         "held-out evaluation; TEXT describes the data (e.g. how it was generated)")
+    parser.add_argument("--card-section", choices=["held-out", "validation"], default="held-out",
+                        help="which card section --card writes: the held-out figure (a cohort used once) or the "
+                             "validation figure (the cohort choices were made on)")
     parser.set_defaults(run=run)
 
 
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.card:
         if predictor.source.revision != "local":
             raise InputError("--card writes into a local model folder; the model came from the Hub.")
-        write_heldout_section(predictor.source.folder, report, args.card, command)
+        write_heldout_section(predictor.source.folder, report, args.card, command, section=args.card_section)
     if args.json:
         print(json.dumps({k: report[k] for k in JSON_KEYS}))
         return 0

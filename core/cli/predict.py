@@ -27,6 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="do not record this prediction in the prediction log (the DuckDB file MGMT_DB, default "
                              "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
+                        "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)
 
 
@@ -35,8 +37,13 @@ def run(args: argparse.Namespace) -> int:
     service = Service(model=args.model, revision=args.revision, import_cohort=False).start(background=False)
     loaded = time.perf_counter()
     progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
-    report = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
-                             progress=progress).report
+    outcome = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
+                              progress=progress)
+    report = outcome.report
+    if args.export_seg:
+        from core.inference.tumour import export_segmentation
+
+        export_segmentation(outcome.prediction.segmentation, outcome.prediction.prepared.grid, args.export_seg)
     stages = {k: v for k, v in report["timings_s"].items() if k != "total"}
     report["timings_s"] = {"load_model": round(loaded - started, 4), **stages,
                            "total": round(time.perf_counter() - started, 4)}
@@ -54,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
     for name, sequence in report["sequences"].items():
         print(f"  {name:<6} {sequence['plane']:<9} {'x'.join(map(str, sequence['shape'])):<12} {sequence['source']}")
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in report["timings_s"].items()))
+    tumour = report.get("tumour")
+    if tumour:
+        volumes = tumour["volumes_ml"]
+        where = "" if tumour["centre_mm"] is None else " centred at " + ", ".join(f"{v:.0f}" for v in
+                                                                                  tumour["centre_mm"]) + " mm"
+        print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
+    if args.export_seg:
+        print(f"segmentation written to {args.export_seg}")
     for warning in report["warnings"]:
         print(f"warning: {warning}")
     print(RESEARCH_NOTICE)

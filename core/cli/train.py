@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from core.errors import InputError
@@ -45,6 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sequence-dropout", type=float, default=defaults.sequence_dropout, metavar="P",
                         help="share of training cases with one or two sequences blanked (the model is told which)")
     parser.add_argument("--segmentation-weight", type=float, default=defaults.segmentation_weight, metavar="W")
+    parser.add_argument("--no-early-stopping", action="store_true", help="folds train on all their training cases "
+                        "for --epochs epochs (no inner split), and so does the final model")
+    parser.add_argument("--data-note", metavar="TEXT", help="a sentence for the card on where the data came from "
+                        "(e.g. the synth command and seed)")
     parser.set_defaults(run=run)
 
 
@@ -103,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     segmentations, segmentation_note = _segmentations(args, kept, preprocessing)
     print(segmentation_note)
     result = cross_validate(images, labels, args.folds, settings, preprocessing, progress=not args.quiet,
-                            segmentations=segmentations)
+                            segmentations=segmentations, early_stopping=not args.no_early_stopping)
     args.out.mkdir(parents=True, exist_ok=True)
     metrics = result.metrics.to_json()
     calibrated = apply_calibration(result.oof_logits, result.calibration)
@@ -120,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
     model.load_state_dict(result.final.model.cpu().state_dict())
     truth = args.data_dir / "truth.csv"
     ceiling = _ceiling(truth)
-    write_trained_card(args.out, metrics=metrics, settings=settings.to_json(), preprocessing=preprocessing,
-                       folds=args.folds, final_epochs=result.final_epochs, synthetic=ceiling is not None,
-                       ceiling=ceiling)
+    write_trained_card(args.out, metrics={**metrics, "ece": calibration_figures["before"]["ece"]},
+                       settings=settings.to_json(), preprocessing=preprocessing, folds=args.folds,
+                       final_epochs=result.final_epochs, synthetic=ceiling is not None, ceiling=ceiling,
+                       calibration=result.calibration, segmentation=segmentation_note, data_note=args.data_note,
+                       minutes=(time.perf_counter() - started) / 60, threads=torch.get_num_threads(),
+                       early_stopping=not args.no_early_stopping)
     model.save_pretrained(args.out)
     with open(args.out / "oof.csv", "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -146,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
 def _segmentations(args: argparse.Namespace, kept: list, preprocessing: dict) -> tuple[np.ndarray | None, str]:
     """Label maps on each case's model grid when ``--masks`` is given, and a sentence saying what is trained."""
     if not args.masks:
-        return None, ("no --masks: classification only (the segmentation output stays untrained; tumour volumes "
+        return None, ("No --masks: classification only (the segmentation output stays untrained; tumour volumes "
                       "of this model mean nothing)")
     if not args.masks.is_dir():
         raise InputError(f"--masks '{args.masks}' is not a folder; expected BraTS-style label files "
@@ -159,7 +167,7 @@ def _segmentations(args: argparse.Namespace, kept: list, preprocessing: dict) ->
     if len(missing) == len(kept):
         raise InputError(f"No case has a label file in '{args.masks}'; expected <id>_seg.nii.gz or "
                          "BraTS2021_<id>_seg.nii.gz per case.")
-    return maps, (f"segmentation trained on the label maps of {len(kept) - len(missing)} of {len(kept)} cases "
+    return maps, (f"Segmentation trained on the label maps of {len(kept) - len(missing)} of {len(kept)} cases "
                   f"(--masks {args.masks.name})")
 
 

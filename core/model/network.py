@@ -1,8 +1,8 @@
 """The network: a small MONAI residual U-Net over the four sequences that segments the tumour (BraTS
 sub-regions) and reads one methylation logit from tumour-aware features; a Hugging Face Hub model.
 
-The head sees pooled encoder features, differentiable soft volumes and ratios of the predicted sub-regions
-(sums of softmax probabilities) and which sequences were present (the availability vector). Missing
+The head sees differentiable soft volumes and ratios of the predicted sub-regions (sums of softmax
+probabilities) and which sequences were present (the availability vector). Missing
 sequences are blank (zero) channels; the availability vector also enters the encoder as constant channels.
 
 Everything needed to rebuild it and to prepare its input lives in its config.json (the init arguments,
@@ -136,7 +136,7 @@ class MGMTNet(
         threshold: float = 0.5,
         training: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
-        segmentation_labels: list[int] | None = None,
+        segmentation_labels: tuple[int, ...] | list[int] = SEGMENT_LABELS,
         calibration: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -148,29 +148,30 @@ class MGMTNet(
         self.threshold = threshold
         self.training_record = training or {}
         self.metrics = metrics or {}
-        self.segmentation_labels = list(segmentation_labels or SEGMENT_LABELS)
+        self.segmentation_labels = list(segmentation_labels)
         self.calibration = calibration or {"method": "none", "slope": 1.0, "intercept": 0.0}
         channels = len(self.preprocessing["sequences"])
         widths = tuple(max(4, int(w * widen_factor)) for w in BASE_WIDTHS)
         self.unet = TumourUNet(2 * channels, channels, len(self.segmentation_labels), widths, stem_stride)
         self.voxel_ml = math.prod(self.preprocessing["spacing_mm"]) / 1000.0
         hidden = 32
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(widths[-1] + TUMOUR_STATISTICS + channels, hidden),
-                                  nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(nn.Linear(TUMOUR_STATISTICS + channels, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, 1))
 
     def encode(self, x: torch.Tensor, available: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The head's input (batch, features) and segmentation logits (batch, 4, D, H, W) for input
-        (batch, 4, D, H, W); ``available`` (batch, 4) says which sequences are present (default: the non-blank
-        channels). Missing channels are zeroed whatever they hold."""
+        """The head's input (batch, 8 + 4): the soft tumour measurements and the availability vector; and the
+        segmentation logits (batch, 4, D, H, W), for input (batch, 4, D, H, W). ``available`` (batch, 4) says
+        which sequences are present (default: the non-blank channels); missing channels are zeroed whatever they
+        hold. (Measured on the validation cohort: a linear model of these eight measurements reached the
+        latent-score AUC, while a head that also read 128 pooled encoder features fell 0.12 short.)"""
         if available is None:
             available = availability_of(x)
         available = available.to(x.dtype)
         x = x * available[:, :, None, None, None]
         constant = available[:, :, None, None, None].expand_as(x)
-        bottom, segmentation = self.unet(torch.cat([x, constant], dim=1))
-        pooled = bottom.mean(dim=(2, 3, 4))
+        _, segmentation = self.unet(torch.cat([x, constant], dim=1))
         statistics = tumour_statistics(torch.softmax(segmentation.float(), dim=1), self.voxel_ml)
-        return torch.cat([pooled, statistics.to(pooled.dtype), available], dim=1), segmentation
+        return torch.cat([statistics.to(x.dtype), available], dim=1), segmentation
 
     def outputs(self, x: torch.Tensor, available: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Methylation logit (batch, 1), uncalibrated, and segmentation logits (batch, 4, D, H, W)."""
@@ -188,5 +189,5 @@ class MGMTNet(
     @property
     def cam_layer(self) -> str:
         """The layer the class activation map reads: the encoder's third stage (1/8 of the input), whose
-        features reach the logit both through the pooled bottleneck and through the segmentation."""
+        features reach the logit through the segmentation (the decoder's skip connection and bottleneck)."""
         return "unet.down3"

@@ -52,8 +52,10 @@ def cross_validate(
     log: Callable[[str], None] = print,
     progress: bool = True,
     segmentations: np.ndarray | None = None,
+    early_stopping: bool = True,
 ) -> CrossValidation:
-    """K-fold out-of-fold predictions, then the final model on all cases."""
+    """K-fold out-of-fold predictions, then the final model on all cases. Without ``early_stopping`` every fold
+    trains on all its training cases for ``settings.epochs`` epochs, and so does the final model."""
     if np.min(np.bincount(labels, minlength=2)) < folds:
         raise ValueError(f"{folds} folds need at least {folds} cases of each class; got {np.bincount(labels)}")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
@@ -63,11 +65,14 @@ def cross_validate(
     fold_metrics, histories, best_epochs = [], [], []
     for fold, (train_index, test_index) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         log(f"fold {fold + 1}/{folds}: {len(train_index)} training cases, {len(test_index)} held out")
-        fit, watch = inner_split(labels[train_index], settings.seed + fold)
-        fit, watch = train_index[fit], train_index[watch]
+        if early_stopping:
+            fit, watch = inner_split(labels[train_index], settings.seed + fold)
+            fit, watch = train_index[fit], train_index[watch]
+            validation = (images[watch], labels[watch])
+        else:
+            fit, validation = train_index, None
         result = train_model(images[fit], labels[fit], replace(settings, seed=settings.seed + fold), preprocessing,
-                             validation=(images[watch], labels[watch]), log=log, progress=progress,
-                             segmentations=seg(fit))
+                             validation=validation, log=log, progress=progress, segmentations=seg(fit))
         oof[test_index] = predict_logits(result.model, images[test_index])
         fold_of[test_index] = fold
         fold_auc = evaluate_predictions(labels[test_index], oof[test_index], rounds=200)
@@ -75,8 +80,9 @@ def cross_validate(
         histories.append(result.history)
         best_epochs.append(result.best_epoch)
         log(f"fold {fold + 1}/{folds}: held-out AUC {fold_auc.auc:.3f} (best epoch {result.best_epoch})")
-    final_epochs = max(1, int(np.median(best_epochs)))
-    log(f"final model: all {len(labels)} cases, {final_epochs} epochs (median best epoch of the folds)")
+    final_epochs = max(1, int(np.median(best_epochs))) if early_stopping else settings.epochs
+    log(f"final model: all {len(labels)} cases, {final_epochs} epochs"
+        + (" (median best epoch of the folds)" if early_stopping else ""))
     final = train_model(images, labels, settings, preprocessing, epochs=final_epochs, log=log, progress=progress,
                         segmentations=segmentations)
     calibration = fit_platt(oof, labels)
