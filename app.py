@@ -7,6 +7,7 @@ script (``__main__``) on every rerun.
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 import streamlit as st
@@ -14,6 +15,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 
 from core.api import api_routes
+from core.api.access import protection
 from core.config import get_settings
 from core.notice import RESEARCH_NOTICE
 from core.service import get_service
@@ -46,7 +48,7 @@ def who_is_here() -> tuple[str, bool]:
         return "anonymous", True
     if not st.user.get("is_logged_in"):
         return "anonymous", False
-    email = str(st.user.get("email") or st.user.get("name") or "user").lower()
+    email = str(st.user.get("email") or "signed-in user without an e-mail").lower()  # nothing else of the identity
     return email, email in get_settings().admins
 
 
@@ -85,6 +87,8 @@ def run_pages() -> None:
 @asynccontextmanager
 async def lifespan(_app: st.App):
     get_service()  # the model loads in the background; /api/health says when it is ready
+    for part, statement in protection(get_settings(), auth_configured()).items():
+        logging.getLogger("core.api").warning("REST API, %s: %s", part, statement)
     yield {}
 
 
@@ -94,4 +98,4 @@ else:
     # Streamlit treats an app with a pages/ folder as a v1 multipage app until some run calls st.navigation:
     # a server whose first visitor opens /predict would run pages/predict.py alone, without this chrome.
     PagesManager.uses_pages_directory = False
-    app = st.App("app.py", routes=api_routes(), lifespan=lifespan)
+    app = st.App("app.py", routes=api_routes(sign_in=auth_configured()), lifespan=lifespan)

@@ -25,7 +25,7 @@ RSNA_SLICES = {"FLAIR": 400, "T1w": 33, "T1wCE": 129, "T2w": 408}
 
 def write_rsna_size_study(root: Path) -> Path:
     """One synthetic case the size of RSNA case 00000 (core.synth, seed 0); returns its study folder."""
-    from core.synth.cohort import write_case
+    from core.synth.cases import write_case
 
     truth = write_case(root, 0, seed=0, size="rsna")
     return root / "train" / truth.case_id

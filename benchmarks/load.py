@@ -220,7 +220,7 @@ def study_folders(base: Path) -> tuple[Path, Path]:
     """A small synthetic study and the RSNA-size one (written under ``base`` unless already there)."""
     from ingest import write_rsna_size_study
 
-    from core.synth.cohort import write_case
+    from core.synth.cases import write_case
 
     rsna = base / "train" / "00000"
     if not (rsna / "T2w").exists():

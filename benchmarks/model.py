@@ -31,8 +31,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     model, source = load_model(args.model)
-    shape = model.preprocessing["input_shape"]
-    x = torch.randn(1, len(model.preprocessing["sequences"]), *shape)
+    shape = model.config.preprocessing.input_shape
+    x = torch.randn(1, len(model.config.preprocessing.sequences), *shape)
     runs = []
     with torch.no_grad():
         for _ in range(2):
@@ -43,7 +43,7 @@ def main() -> None:
             runs.append(time.perf_counter() - started)
     size = (Path(source.folder) / "model.safetensors").stat().st_size / 1e6
     parameters = sum(p.numel() for p in model.parameters())
-    print(f"model {source.repo}: {model.training_record.get('architecture', '?')}, {parameters:,} parameters; "
+    print(f"model {source.repo}: {model.config.architecture}, {parameters:,} parameters; "
           f"input 1x{x.shape[1]}x{'x'.join(map(str, shape))}, outputs logit {tuple(logit.shape)} and segmentation "
           f"{tuple(segmentation.shape)}")
     print(f"forward (segmentation + logit) on {args.threads} thread(s): median {statistics.median(runs):.3f} s, "

@@ -69,15 +69,15 @@ def main() -> None:
     print(f"peak memory of `python -m core predict` (model load and imports included): "
           f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
           "without (target <= 2500)")
-    x = torch.zeros(1, 4, *predictor.config["input_shape"])
+    x = torch.zeros(1, 4, *predictor.config.preprocessing.input_shape)
     with torch.no_grad():
         predictor.model.outputs(x)
         started = time.perf_counter()
         for _ in range(5):
             predictor.model.outputs(x)
-    print(f"forward pass (segmentation + logit) at {predictor.config['input_shape']}: "
-          f"{(time.perf_counter() - started) / 5:.3f} s (target <= 0.25); weights {(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB "
-          "(target <= 32 MB)")
+    print(f"forward pass (segmentation + logit) at {predictor.config.preprocessing.input_shape}: "
+          f"{(time.perf_counter() - started) / 5:.3f} s (target <= 0.25); weights "
+          f"{(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB (target <= 32 MB)")
 
 
 if __name__ == "__main__":

@@ -25,9 +25,9 @@ def main() -> None:
     import torch
 
     from core.ingest import load_study
-    from core.model.network import DEFAULT_PREPROCESSING
+    from core.model.config import Preprocessing
     from core.preprocess import prepare
-    from core.synth.cohort import write_case
+    from core.synth.cases import write_case
     from tests.preprocess.test_skull import _true_mask_on_grid, dice
 
     torch.set_num_threads(2)
@@ -37,12 +37,12 @@ def main() -> None:
         for index in range(args.cases):
             truth = write_case(out, index, seed=args.seed, skull=True)
             started = time.perf_counter()
-            prepared = prepare(load_study(out / "train" / truth.case_id), dict(DEFAULT_PREPROCESSING))
+            prepared = prepare(load_study(out / "train" / truth.case_id), Preprocessing())
             seconds = time.perf_counter() - started
             score = dice(prepared.brain_mask, _true_mask_on_grid(out / "masks" / f"{truth.case_id}_brain.nii.gz",
                                                                  prepared.grid))
             scores.append(score)
-            print(f"case {truth.case_id}: {prepared.skull}, Dice {score:.3f}, prepare {seconds:.1f} s")
+            print(f"case {truth.case_id}: {prepared.skull.action}, Dice {score:.3f}, prepare {seconds:.1f} s")
     print(f"Dice over {len(scores)} skull-on cases: median {statistics.median(scores):.3f}, "
           f"min {min(scores):.3f} (target >= 0.95)")
 

@@ -44,7 +44,7 @@ def stage_seconds(profile: cProfile.Profile) -> dict[str, float]:
 
 
 def bench(out: Path, kind: str, cases: int, seed: int, fmt: str) -> None:
-    from core.synth.cohort import write_case
+    from core.synth.cases import write_case
 
     seconds = []
     for index in range(cases):

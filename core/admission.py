@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import ServiceUnavailable
+from core.errors import ServiceBusy
 
 STUDY_BUDGET_BYTES = 1024**3
 """Memory set aside per slot. Measured on the RSNA-size study (FLAIR 400, T1w 33, T1wCE 129, T2w 408 slices of
@@ -53,10 +53,6 @@ QUEUE_PER_SLOT = 4
 FIRST_RETRY_AFTER_S = 5
 """What a refusal suggests before any prediction has been timed (an RSNA-size study takes a few seconds)."""
 MAX_RETRY_AFTER_S = 300
-
-
-class ServiceBusy(ServiceUnavailable):
-    """Every slot and queue place is taken, or the wait for a slot timed out; the caller may try again later."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.admission import available_cores, available_memory_bytes, default_queue_size, default_slots
-from core.errors import InputError, ServiceUnavailable
+from core.errors import ServiceUnavailable, SettingsError
 
 Number = TypeVar("Number", int, float)
 
@@ -24,9 +25,9 @@ def _number_env(name: str, default: Number, kind: Callable[[str], Number], what:
     try:
         value = kind(raw)
     except ValueError as err:
-        raise InputError(f"Setting {name}={raw!r} is not {what}.") from err
+        raise SettingsError(f"Setting {name}={raw!r} is not {what}.") from err
     if minimum is not None and not value >= minimum:
-        raise InputError(f"Setting {name}={raw!r} is too small; expected {what} of at least {minimum}.")
+        raise SettingsError(f"Setting {name}={raw!r} is too small; expected {what} of at least {minimum}.")
     return value
 
 
@@ -51,15 +52,35 @@ class Settings:
     max_dimension: int
     db_path: Path
     api_token: str | None
+    admin_token: str | None
     admins: frozenset[str]
     max_upload_bytes: int
     max_concurrent: int
     queue_size: int
     queue_timeout_s: float
+    model_repo: str | None = None
+    model_revision: str | None = None
+    skull_strip: str | None = None  # None: as the model's config.json says; else forced (auto, always, never)
+    salt: str | None = None
 
     @property
     def salt_file(self) -> Path:
         return self.data_dir / "salt"
+
+
+SKULL_STRIP_MODES = ("auto", "always", "never")
+"""How the brain is found: ``auto`` strips the skull when the study still has one; ``always``; ``never``."""
+
+
+def _choice_env(name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw not in allowed:
+        close = difflib.get_close_matches(raw, allowed, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise SettingsError(f"Setting {name}={raw!r} is not one of {', '.join(allowed)}.{hint}")
+    return raw
 
 
 def get_settings() -> Settings:
@@ -76,6 +97,7 @@ def get_settings() -> Settings:
         max_dimension=_int_env("MGMT_MAX_DIMENSION", 2048),
         db_path=Path(os.environ.get("MGMT_DB") or data_dir / "mgmt.duckdb"),
         api_token=os.environ.get("MGMT_API_TOKEN") or None,
+        admin_token=os.environ.get("MGMT_ADMIN_TOKEN") or None,
         admins=frozenset(a.strip().lower() for a in admins.replace(";", ",").split(",") if a.strip()),
         max_upload_bytes=_int_env("MGMT_MAX_UPLOAD_MB", 1024) * 1024**2,
         # Admission (core/admission.py). MGMT_MAX_CONCURRENT: studies read and scored at once; default one per core
@@ -86,6 +108,10 @@ def get_settings() -> Settings:
         max_concurrent=slots,
         queue_size=_int_env("MGMT_QUEUE_SIZE", default_queue_size(slots, memory), minimum=0),
         queue_timeout_s=_number_env("MGMT_QUEUE_TIMEOUT_S", 60.0, float, "a number of seconds", minimum=0.0),
+        model_repo=os.environ.get("MGMT_MODEL_REPO") or None,
+        model_revision=os.environ.get("MGMT_MODEL_REVISION") or None,
+        skull_strip=_choice_env("MGMT_SKULL_STRIP", SKULL_STRIP_MODES),
+        salt=os.environ.get("MGMT_SALT") or None,
     )
 
 
@@ -95,10 +121,9 @@ def study_salt(settings: Settings | None = None) -> bytes:
     The file appears whole or not at all (written under a private name, mode 0600, then hard-linked into place),
     so no thread or process can ever read a half-written, empty salt and hash studies unsalted.
     """
-    env = os.environ.get("MGMT_SALT")
-    if env:
-        return env.encode()
     settings = settings or get_settings()
+    if settings.salt:
+        return settings.salt.encode()
     path = settings.salt_file
     try:
         if not path.exists():

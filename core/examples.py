@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Settings, get_settings
-from core.synth.cohort import write_case
+from core.synth.cases import write_case
 
 SEED = 3000
 

@@ -8,19 +8,18 @@ identifier; the staging folder is removed before the call returns, whatever happ
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.admission import AdmissionGate, Place, ServiceBusy, use_cpu_share
+from core.admission import AdmissionGate, Place, use_cpu_share
 from core.config import Settings, get_settings
-from core.errors import InputError, ModelUnavailable
+from core.errors import ModelUnavailable, ServiceUnavailable, disposition
 from core.ingest import UploadedFile, read_study_folder, staged
 from core.ingest.gc_pause import collector_paused
 from core.ingest.loader import source_name
@@ -28,6 +27,8 @@ from core.store import PredictionRecord, Store
 
 if TYPE_CHECKING:  # torch and MONAI load with the model, in the background, so the server is up at once
     from core.inference import Prediction, Predictor
+
+from core.inference.report import Timings
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -41,10 +42,14 @@ MODEL_WAIT_S = 120.0
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished prediction and its JSON report (the object ``predict --json`` and the REST API return)."""
+    """A finished prediction (timings of every stage, whether and where it was logged) and its JSON report."""
 
     prediction: Prediction
-    report: dict[str, Any]
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The object ``predict --json`` prints and the REST API returns."""
+        return self.prediction.to_json()
 
 
 def redact(message: str) -> str:
@@ -62,7 +67,7 @@ class Service:
         self._model_args = (model, revision)
         self._store = store
         self._predictor: Predictor | None = None
-        self._model_error: InputError | None = None
+        self._model_error: ServiceUnavailable | None = None
         self._loaded = threading.Event()
         self._start_lock = threading.Lock()
         self._started = False
@@ -98,7 +103,7 @@ class Service:
             self.load_seconds = time.perf_counter() - started
             if self._import_cohort:
                 self._import_training_cohort(self._predictor)
-        except InputError as err:
+        except ServiceUnavailable as err:
             self._model_error = err
         finally:
             self._loaded.set()
@@ -110,11 +115,11 @@ class Service:
             from core.inference import Predictor
 
             return Predictor.load(*self._model_args)
-        except InputError:
+        except ServiceUnavailable:
             raise
         except Exception as err:
             logger.exception("The model could not be loaded")
-            named = self._model_args[0] or os.environ.get("MGMT_MODEL_REPO") or "weights/"
+            named = self._model_args[0] or self.settings.model_repo or "weights/"
             raise ModelUnavailable(
                 f"The model '{named}' could not be loaded ({type(err).__name__}: {str(err)[:300]}); expected a "
                 "readable config.json and model.safetensors written by save_pretrained (check MGMT_MODEL_REPO). "
@@ -124,8 +129,8 @@ class Service:
         """The model's out-of-fold predictions into the store, for the Cohort page; a store problem is logged,
         it does not make the model unusable."""
         try:
-            self.store.import_training_cohort(predictor.source, predictor.model.metrics)
-        except InputError as err:
+            self.store.import_training_cohort(predictor.source, predictor.config.metrics_json)
+        except ServiceUnavailable as err:
             logger.warning("The training cohort was not loaded into the store: %s", err.user_message)
 
     def predictor(self, timeout: float | None = MODEL_WAIT_S) -> Predictor:
@@ -156,6 +161,7 @@ class Service:
         Admission: a place in ``self.admission`` (``place``, when the caller took one already, as the REST API does
         before reading the upload), then, after staging (files on disk), a slot for reading the series (which
         allocates the volumes) and scoring; ServiceBusy, not logged, when there is no place or no slot in time.
+        Every other failure is logged with the status its kind has in ``core.errors.DISPOSITIONS``.
         """
         progress = progress or (lambda stage: None)
         started = time.perf_counter()
@@ -178,32 +184,26 @@ class Service:
                 timings["read"] = time.perf_counter() - read_started
                 prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
                 del study  # the volumes go before the slot does
-        except ServiceBusy:
-            raise  # refused before any work: not an attempt
-        except InputError as err:
-            if log:
-                self._log_failure(predictor, user, channel, "rejected", err.user_message, timings, started)
-            raise
         except Exception as err:
-            if log:
-                self._log_failure(predictor, user, channel, "failed", f"{type(err).__name__}: {err}", timings,
-                                  started)
+            status = disposition(err).log_status
+            if log and status is not None:
+                message = getattr(err, "user_message", None) or f"{type(err).__name__}: {err}"
+                self._log_failure(predictor, user, channel, status, message, timings, started)
             raise
-        report = prediction.to_json()
-        report["timings_s"] = {**{k: round(v, 4) for k, v in timings.items()}, **report["timings_s"],
-                               "total": round(time.perf_counter() - started, 4)}
-        log_id = self._log_success(prediction, report, user, channel) if log else None
-        report["logged"], report["log_id"] = log_id is not None, log_id
-        return Outcome(prediction, report)
+        prediction = replace(prediction, timings=Timings.of(timings) + prediction.timings
+                             + Timings.of({"total": time.perf_counter() - started}))
+        log_id = self._log_success(prediction, user, channel) if log else None
+        return Outcome(replace(prediction, logged=log_id is not None, log_id=log_id))
 
-    def _log_success(self, prediction: Prediction, report: dict[str, Any], user: str, channel: str) -> int | None:
-        low, high = prediction.uncertainty["interval90"]
+    def _log_success(self, prediction: Prediction, user: str, channel: str) -> int | None:
+        low, high = prediction.uncertainty.interval90
         record = PredictionRecord(
             channel=channel, user=user, status="ok", study_hash=prediction.study_hash,
             probability=prediction.probability, label=prediction.label,
-            uncertainty_std=prediction.uncertainty["std"], interval_low=low, interval_high=high,
-            model_repo=prediction.model["repo"], model_revision=prediction.model["revision"],
-            preprocessing_version=prediction.preprocessing_version, timings_s=report["timings_s"], error=None)
+            uncertainty_std=prediction.uncertainty.std, interval_low=low, interval_high=high,
+            model_repo=prediction.provenance.repo, model_revision=prediction.provenance.revision,
+            preprocessing_version=prediction.provenance.preprocessing_version,
+            timings_s=prediction.timings.to_json(), error=None)
         return self._write_log(record)
 
     def _log_failure(self, predictor: Predictor | None, user: str, channel: str, status: str, message: str,
@@ -213,9 +213,8 @@ class Service:
             channel=channel, user=user, status=status, study_hash=None, probability=None, label=None,
             uncertainty_std=None, interval_low=None, interval_high=None,
             model_repo=source.repo if source else "", model_revision=source.revision if source else "",
-            preprocessing_version=str(predictor.config["version"]) if predictor else None,
-            timings_s={**{k: round(v, 4) for k, v in timings.items()},
-                       "total": round(time.perf_counter() - started, 4)},
+            preprocessing_version=predictor.config.preprocessing.version if predictor else None,
+            timings_s=(Timings.of(timings) + Timings.of({"total": time.perf_counter() - started})).to_json(),
             error=redact(message))
         self._write_log(record)
 
@@ -224,7 +223,7 @@ class Service:
         which), so the answer to the user is neither lost nor replaced by a database problem."""
         try:
             return self.store.log_prediction(record)
-        except InputError as err:  # the store could not be opened (e.g. a file from a newer app)
+        except ServiceUnavailable as err:  # the store could not be opened (e.g. a file from a newer app)
             logger.warning("Prediction not logged: %s", err.user_message)
             return None
 

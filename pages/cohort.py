@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.cohort import confusion_at, summarise_cohort
-from core.errors import InputError, ServiceUnavailable
+from core.cohort_summary import summarise_cohort
+from core.errors import ServiceUnavailable
 from core.figures import calibration_figure, confusion_figure, probability_histogram, roc_figure
+from core.metrics import Confusion
+from core.notice import BEST_COMPETITION_AUC
 from core.service import get_service
 
 st.title("Cohort")
@@ -17,11 +19,15 @@ st.write("Statistics of the model in use over a labelled cohort, from the DuckDB
 
 service = get_service()
 with st.spinner("Loading the model..."):
-    predictor = service.predictor()
+    try:
+        predictor = service.predictor()
+    except ServiceUnavailable as err:  # the model cannot load: the service's problem, said plainly
+        st.error(err.user_message, icon=":material/error:")
+        st.stop()
 repo, revision = predictor.source.repo, predictor.source.revision
 try:
     names = service.store.cohorts(repo, revision)
-except (InputError, ServiceUnavailable) as err:  # the database is busy or unusable: say so, keep the page up
+except ServiceUnavailable as err:  # the database is busy or unusable: say so, keep the page up
     st.error(err.user_message, icon=":material/error:")
     st.stop()
 if not names:
@@ -30,7 +36,7 @@ if not names:
     st.stop()
 name = st.selectbox("Cohort", names)
 cases = service.store.cohort(name, repo, revision)
-summary = summarise_cohort(cases, threshold=float(predictor.model.threshold))
+summary = summarise_cohort(cases, threshold=float(predictor.config.threshold))
 
 columns = st.columns(4)
 columns[0].metric("Cases", summary.n)
@@ -41,10 +47,11 @@ if summary.metrics is not None:
     low, high = summary.metrics.auc_ci95
     columns[3].metric("ROC AUC", f"{summary.metrics.auc:.3f}", help=f"95% bootstrap interval {low:.3f}-{high:.3f}")
     st.caption(f"AUC {summary.metrics.auc:.3f} (95% CI {low:.3f}-{high:.3f}) over {summary.metrics.n} labelled "
-               "cases. For scale: the best real-data result of the RSNA-MICCAI competition was 0.62.")
+               f"cases. For scale: the best real-data result of the RSNA-MICCAI competition was "
+               f"{BEST_COMPETITION_AUC}.")
 
 mine = st.session_state.get("session_probabilities", [])
-st.plotly_chart(probability_histogram(summary.probabilities, summary.labels, float(predictor.model.threshold),
+st.plotly_chart(probability_histogram(summary.probabilities, summary.labels, float(predictor.config.threshold),
                                       marks=mine, title="Predicted probabilities by true label"), key="histogram")
 if mine:
     st.caption(f"Orange lines: the {len(mine)} prediction(s) of this session.")
@@ -55,10 +62,9 @@ if summary.metrics is None:
 left, right = st.columns(2)
 left.plotly_chart(roc_figure(summary.roc, summary.metrics, title=f"ROC: {name}"), key="roc")
 right.plotly_chart(calibration_figure(summary.calibration, title=f"Calibration: {name}"), key="calibration")
-threshold = st.slider("Decision threshold", 0.0, 1.0, float(predictor.model.threshold), 0.01)
-confusion = confusion_at(summary.labels, summary.probabilities, threshold)
+threshold = st.slider("Decision threshold", 0.0, 1.0, float(predictor.config.threshold), 0.01)
+confusion = Confusion.at(summary.labels, summary.probabilities, threshold)
 st.plotly_chart(confusion_figure(confusion, threshold), key="confusion")
-sensitivity = confusion["tp"] / max(confusion["tp"] + confusion["fn"], 1)
-specificity = confusion["tn"] / max(confusion["tn"] + confusion["fp"], 1)
-st.caption(f"At {threshold:.2f}: sensitivity {sensitivity:.2f}, specificity {specificity:.2f}, accuracy "
+st.caption(f"At {threshold:.2f}: sensitivity {confusion.sensitivity:.2f}, specificity {confusion.specificity:.2f}, "
+           "accuracy "
            f"{np.mean((summary.probabilities >= threshold) == summary.labels.astype(bool)):.2f}.")

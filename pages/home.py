@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import user_message
 from core.notice import PUBLISHED_CONTEXT, RESEARCH_NOTICE, STORAGE_NOTICE
 from core.service import get_service
 
@@ -22,19 +23,19 @@ service = get_service()
 with st.spinner("Loading the model..."):
     try:
         predictor = service.predictor()
-    except Exception as err:  # ModelUnavailable (an InputError) or a bug: say it, keep the page usable
+    except Exception as err:  # the model cannot load (or a bug): say it, keep the page usable
         predictor = None
-        st.error(getattr(err, "user_message", "The model could not be loaded; see the server log."))
+        st.error(user_message(err))
 if predictor is not None:
-    metrics = predictor.model.metrics
     columns = st.columns(3)
-    columns[0].metric("Model", predictor.source.display_name, help=predictor.source.repo)
+    columns[0].metric("Model", predictor.source.repo)
     columns[1].metric("Revision", predictor.source.revision[:12])
-    if metrics.get("auc") is not None:
-        low, high = metrics["auc_ci95"]
-        columns[2].metric(f"Cross-validated AUC ({metrics.get('cv_folds', '?')}-fold)", f"{metrics['auc']:.3f}",
-                          help=f"95% bootstrap interval {low:.3f} to {high:.3f}, n = {metrics['n']}")
-        st.caption(f"Cross-validated AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}) on **synthetic** "
+    if predictor.config.metrics is not None:
+        metrics, folds = predictor.config.metrics.metrics, predictor.config.metrics.cv_folds
+        low, high = metrics.auc_ci95
+        columns[2].metric(f"Cross-validated AUC ({folds or '?'}-fold)", f"{metrics.auc:.3f}",
+                          help=f"95% bootstrap interval {low:.3f} to {high:.3f}, n = {metrics.n}")
+        st.caption(f"Cross-validated AUC {metrics.auc:.3f} (95% CI {low:.3f}-{high:.3f}) on **synthetic** "
                    "data: it measures how well the network recovers the generator's planted signal, nothing "
                    "about real tumours.")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pandas as pd
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import BUG, disposition, user_message
+from core.inference.report import SequenceSource, sequence_table
 from core.ingest import UploadedFile, load_study
 
 st.title("Inspect a study")
@@ -21,21 +23,18 @@ if uploads:
     try:
         with st.spinner("Reading the series..."):
             study = load_study(files)
-    except InputError as err:
-        st.error(err.user_message)
+    except Exception as err:  # the upload's fault, the service's, or a bug: each says so, never a traceback
+        if disposition(err) is BUG:
+            logging.getLogger(__name__).exception("inspect failed")
+        st.error(f"{disposition(err).page_heading}: {user_message(err)}")
         st.stop()
-    summary = study.summary()
-    rows = [
-        {"sequence": name, "plane": s["plane"], "axcodes": s["axcodes"], "shape": " x ".join(map(str, s["shape"])),
-         "spacing (mm)": " x ".join(f"{v:.3g}" for v in s["spacing_mm"]), "source": s["source"],
-         "identified by": s["identified_by"]}
-        for name, s in summary["sequences"].items()
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(sequence_table({name: SequenceSource.of(study[name]) for name in study.volumes})),
+                 hide_index=True)
     for warning in study.warnings:
         st.warning(warning)
     with st.expander("RAS affines (voxel to world millimetres)"):
-        for name, s in summary["sequences"].items():
+        for name, volume in study.volumes.items():
             st.write(name)
-            st.table(pd.DataFrame(s["affine"]))
-    st.download_button("Download the report (JSON)", json.dumps(summary, indent=2), "study.json", "application/json")
+            st.table(pd.DataFrame(volume.affine.round(4)))
+    st.download_button("Download the report (JSON)", json.dumps(study.summary(), indent=2), "study.json",
+                       "application/json")

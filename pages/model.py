@@ -5,16 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.model.card import demoted, read_card
+from core.errors import ServiceUnavailable
+from core.model.card import demoted, read_card, without_comments
 from core.notice import BEST_COMPETITION_AUC, EXTERNAL_COHORT_AUC, PUBLISHED_CONTEXT
 from core.service import get_service
 
 st.title("Model")
 service = get_service()
 with st.spinner("Loading the model..."):
-    predictor = service.predictor()
-source, model = predictor.source, predictor.model
-st.write(f"In use: `{source.display_name}` at revision `{source.revision}`.")
+    try:
+        predictor = service.predictor()
+    except ServiceUnavailable as err:  # the model cannot load: the service's problem, said plainly
+        st.error(err.user_message, icon=":material/error:")
+        st.stop()
+source, config = predictor.source, predictor.config
+st.write(f"In use: `{source.repo}` at revision `{source.revision}`.")
 
 st.subheader("Published context for real data")
 columns = st.columns(2)
@@ -22,15 +27,15 @@ columns[0].metric("Best RSNA-MICCAI 2021 competition AUC", f"{BEST_COMPETITION_A
 columns[1].metric("Winner on an external cohort", f"{EXTERNAL_COHORT_AUC}")
 st.caption(PUBLISHED_CONTEXT)
 
-metrics = model.metrics
-if metrics:
+if config.metrics is not None:
     st.subheader("Cross-validated metrics (from config.json)")
-    low, high = metrics["auc_ci95"]
-    rows = [("ROC AUC", f"{metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"), ("cases", metrics["n"]),
-            ("folds", metrics.get("cv_folds", "")),
-            (f"accuracy at {metrics['threshold']}", f"{metrics['accuracy']:.3f}"),
-            ("precision", f"{metrics['precision']:.3f}"), ("recall", f"{metrics['recall']:.3f}"),
-            ("F1", f"{metrics['f1']:.3f}"), ("Brier score", f"{metrics['brier']:.3f}")]
+    metrics = config.metrics.metrics
+    low, high = metrics.auc_ci95
+    rows = [("ROC AUC", f"{metrics.auc:.3f} (95% CI {low:.3f}-{high:.3f})"), ("cases", metrics.n),
+            ("folds", config.metrics.cv_folds or ""),
+            (f"accuracy at {metrics.threshold}", f"{metrics.accuracy:.3f}"),
+            ("precision", f"{metrics.precision:.3f}"), ("recall", f"{metrics.recall:.3f}"),
+            ("F1", f"{metrics.f1:.3f}"), ("Brier score", f"{metrics.brier:.3f}")]
     st.dataframe(pd.DataFrame(rows, columns=["metric", "value"]).astype(str), hide_index=True)
 
 st.subheader("Model card")
@@ -38,9 +43,8 @@ card = read_card(source.folder)
 if card.metadata:
     with st.expander("Card metadata (Hugging Face front matter)"):
         st.code(card.metadata, language="yaml")
-st.markdown(demoted(card.body) or "This model folder has no README.md card.")
+st.markdown(demoted(without_comments(card.body)) or "This model folder has no README.md card.")
 
 st.subheader("Configuration")
-st.json({"architecture": model.training_record.get("architecture", "resnet10"), "threshold": model.threshold,
-         "labels": model.labels, "preprocessing": model.preprocessing, "training": model.training_record},
-        expanded=False)
+st.json({"architecture": config.architecture, "threshold": config.threshold, "labels": list(config.labels),
+         "preprocessing": config.preprocessing.to_json(), "training": dict(config.training)}, expanded=False)

@@ -8,10 +8,11 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from core.errors import InputError, ServiceUnavailable
+from core.errors import BUG, disposition, user_message
 from core.examples import EXAMPLES, example_study, example_zip
 from core.figures import VIEWS, gauge_figure, slice_figure
 from core.figures.slices import cam_in_brain, default_indices, slice_position_mm
+from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
 from core.service import STAGES, Outcome, get_service
@@ -64,18 +65,16 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
                 target = [UploadedFile(relative_path=f.name, content=f.getvalue()) for f in source[1]]
             outcome = get_service().predict(target, user=st.session_state.get("user", "anonymous"),
                                             channel="app", progress=progress)
-        except InputError as err:
-            problem = ("The study could not be used", err.user_message)
-        except ServiceUnavailable as err:  # busy (or out of room): not the visitor's doing, so the study stays chosen
-            problem, busy = ("The service cannot take the study now", f"{err.user_message} Your study is still "
-                             "selected: press Predict to try again."), True
-        except Exception:  # a bug: logged server-side; the visitor gets a message, not a traceback
-            logging.getLogger(__name__).exception("prediction failed")
-            problem = ("Prediction failed", "Something went wrong on our side while predicting; it has been "
-                       "logged. Please try again, or try another study.")
+        except Exception as err:  # answered as core.errors.DISPOSITIONS says; a bug is logged, never shown raw
+            answer = disposition(err)
+            if answer is BUG:
+                logging.getLogger(__name__).exception("prediction failed")
+            busy = answer.retry_same_input  # not the visitor's doing: the study stays chosen
+            problem = (answer.page_heading, user_message(err) + (" Your study is still selected: press Predict to "
+                                                                 "try again." if busy else ""))
         else:
             bar.progress(1.0, text="done")
-            status.update(label=f"Done in {outcome.report['timings_s']['total']:.1f} s", state="complete",
+            status.update(label=f"Done in {outcome.prediction.timings['total']:.1f} s", state="complete",
                           expanded=False)
             st.session_state["outcome"] = outcome
             st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.probability)
@@ -119,40 +118,37 @@ def viewer(outcome: Outcome) -> None:
 
 outcome: Outcome | None = st.session_state.get("outcome")
 if outcome is not None:
-    report = outcome.report
+    prediction = outcome.prediction
     st.divider()
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
-        st.plotly_chart(gauge_figure(report["probability"], report["uncertainty"]["interval90"],
-                                     report["threshold"], report["label"]), key="gauge")
+        st.plotly_chart(gauge_figure(prediction.probability, prediction.uncertainty.interval90,
+                                     prediction.threshold, prediction.label), key="gauge")
     with facts_column:
-        low, high = report["uncertainty"]["interval90"]
-        st.metric("P(methylated)", f"{report['probability']:.3f}", help="The probability that the tumour's MGMT "
+        low, high = prediction.uncertainty.interval90
+        st.metric("P(methylated)", f"{prediction.probability:.3f}", help="The probability that the tumour's MGMT "
                   "promoter is methylated, according to the model in use (the Model page says what it was trained "
                   "on; the bundled one saw synthetic data only).")
-        model = get_service().predictor().source.display_name
-        st.markdown(f"**Label:** {report['label']} (threshold {report['threshold']:.2f})  \n"
-                    f"**90% interval:** {low:.3f} to {high:.3f} ({report['uncertainty']['method']})  \n"
-                    f"**Model:** `{model}` @ `{report['model']['revision']}`, preprocessing "
-                    f"v{report['preprocessing_version']}  \n"
-                    "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in report["timings_s"].items()))
+        provenance = prediction.provenance
+        st.markdown(f"**Label:** {prediction.label} (threshold {prediction.threshold:.2f})  \n"
+                    f"**90% interval:** {low:.3f} to {high:.3f} ({prediction.uncertainty.method})  \n"
+                    f"**Model:** `{provenance.repo}` @ `{provenance.revision}`, preprocessing "
+                    f"v{provenance.preprocessing_version}  \n"
+                    "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
         st.caption(RESEARCH_NOTICE)
-    for warning in report["warnings"]:
+    for warning in prediction.warnings:
         st.warning(warning, icon=":material/info:")
     st.subheader("Which series became which sequence")
-    st.dataframe(pd.DataFrame([
-        {"sequence": name, "source": s["source"], "recognised by": s["identified_by"], "plane": s["plane"],
-         "shape": " x ".join(map(str, s["shape"])),
-         "spacing (mm)": " x ".join(f"{v:.3g}" for v in s["spacing_mm"])}
-        for name, s in report["sequences"].items()]), hide_index=True)
+    st.dataframe(pd.DataFrame(sequence_table(prediction.sequences)), hide_index=True)
     st.subheader("Where the model looked")
-    grid = " x ".join(map(str, outcome.prediction.prepared.grid.shape))
+    grid = " x ".join(map(str, prediction.prepared.grid.shape))
+    skull = prediction.prepared.skull
     st.caption(f"Grad-CAM++ of the predicted label on the model's {grid} grid; the brighter, the more that region "
-               f"pushed towards '{report['label']}', shown inside the brain (the network sees zeros outside it). "
-               f"Skull: {outcome.prediction.prepared.skull}. A map shows what drove the model, not where the tumour "
+               f"pushed towards '{prediction.label}', shown inside the brain (the network sees zeros outside it). "
+               f"Skull: {skull.action} ({skull.reason}). A map shows what drove the model, not where the tumour "
                "is.")
     viewer(outcome)
-    st.download_button("Download the result (JSON)", json.dumps(report, indent=2), "mgmt-prediction.json",
+    st.download_button("Download the result (JSON)", json.dumps(outcome.report, indent=2), "mgmt-prediction.json",
                        "application/json", icon=":material/download:")
 
 if kind == "Example study":

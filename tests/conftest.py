@@ -7,17 +7,23 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 
 from core import SEQUENCES
+from core.ingest import load_study
 from core.synth.dicom_writer import PROTOCOLS, PatientHeader, write_series
+
+pytest_plugins = ("tests.app_server",)  # the live app server fixture, for every module that starts one
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MGMT_DATA_DIR", tempfile.mkdtemp(prefix="mgmt-test-data-"))
 
+BRATS_NAMES = {"FLAIR": "flair", "T1w": "t1", "T1wCE": "t1ce", "T2w": "t2"}
+"""The BraTS 2021 file-name suffix of each sequence."""
 PATIENT = PatientHeader(
     patient_name="TESTPATIENT^SECRETNAME",
     patient_id="PID-SECRET-0042",
@@ -102,6 +108,33 @@ def write_study(
                      series_number=number, rescale=rescale, order=order, rng=rng)
         written[sequence] = WrittenSeries(sequence, affine, shape, OFFSETS[sequence], root / sequence)
     return written
+
+
+@pytest.fixture(scope="session")
+def synthetic_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small synthetic brain study the bundled model accepts (case 3 of seed 5, RSNA layout
+    ``<case>/{FLAIR,T1w,T1wCE,T2w}/Image-N.dcm``, fake patient names in the headers), written once per test
+    session. Tests read it and never change it."""
+    from core.synth.cases import write_case
+
+    out = tmp_path_factory.mktemp("synthetic-case")
+    return out / "train" / write_case(out, 3, seed=5).case_id
+
+
+@pytest.fixture(scope="session")
+def bases(tmp_path_factory: pytest.TempPathFactory, synthetic_case: Path) -> dict[str, Path]:
+    """The study every mutant starts from (copied, never changed), in DICOM and (exported from it) as four
+    BraTS-named NIfTI files."""
+    out = tmp_path_factory.mktemp("fuzz-base")
+    dicom = synthetic_case
+    nifti = out / "nifti" / "BraTS2021_00003"
+    nifti.mkdir(parents=True)
+    study = load_study(dicom)
+    for sequence in SEQUENCES:
+        volume = study[sequence]
+        nib.save(nib.Nifti1Image(volume.intensities(), volume.affine),
+                 nifti / f"BraTS2021_00003_{BRATS_NAMES[sequence]}.nii.gz")
+    return {"dicom": dicom, "nifti": nifti}
 
 
 @pytest.fixture

@@ -18,10 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.admission import AdmissionGate, ServiceBusy, default_queue_size, default_slots
 from core.config import get_settings
-from core.errors import InputError
+from core.errors import SettingsError
 from core.examples import example_study
 from core.service import Outcome, Service, reset_service
-from core.synth.cohort import write_case
 
 ROOT = Path(__file__).resolve().parents[1]
 GiB = 1024**3
@@ -30,11 +29,9 @@ WAIT_S = 120.0
 
 
 @pytest.fixture(scope="module")
-def small_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_study(synthetic_case: Path) -> Path:
     """A small synthetic RSNA-layout study the bundled model accepts."""
-    out = tmp_path_factory.mktemp("admission-cohort")
-    truth = write_case(out, 3, seed=5)
-    return out / "train" / truth.case_id
+    return synthetic_case
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +265,7 @@ def test_settings_read_the_admission_variables(monkeypatch: pytest.MonkeyPatch) 
 def test_unusable_admission_settings_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                                message: str) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(InputError, match=message) as error:
+    with pytest.raises(SettingsError, match=message) as error:
         get_settings()
     assert name in error.value.user_message
 

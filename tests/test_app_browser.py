@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.synth.cohort import write_case
-from tests.app_server import AppServer, app_server  # noqa: F401  (the module's live app)
+from tests.app_server import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -36,10 +35,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def study_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def study_folder(synthetic_case: Path) -> Path:
     """A small synthetic four-sequence DICOM study (``<case>/{FLAIR,T1w,T1wCE,T2w}/Image-N.dcm``)."""
-    out = tmp_path_factory.mktemp("browser-study")
-    return out / "train" / write_case(out, 7, seed=11).case_id
+    return synthetic_case
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +49,7 @@ def study_zip(study_folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser_page(app_server: AppServer) -> Iterator:  # noqa: F811
+def browser_page(app_server: AppServer) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -86,7 +84,7 @@ def shown_probability(page) -> str:
 
 
 def test_uploaded_zip_shows_the_gauge_with_the_command_lines_probability(
-        browser_page, app_server: AppServer, study_zip: Path) -> None:  # noqa: F811
+        browser_page, app_server: AppServer, study_zip: Path) -> None:
     page = browser_page
     open_predict_with_upload(page, app_server.url, study_zip)
     value = shown_probability(page)
@@ -102,7 +100,7 @@ def test_uploaded_zip_shows_the_gauge_with_the_command_lines_probability(
 
 
 def test_a_bad_upload_shows_a_message_and_the_page_stays_usable(
-        browser_page, app_server: AppServer, tmp_path: Path) -> None:  # noqa: F811
+        browser_page, app_server: AppServer, tmp_path: Path) -> None:
     page = browser_page
     garbage = tmp_path / "not-a-study.zip"
     garbage.write_bytes(b"this is not a zip archive at all" * 10)
@@ -118,7 +116,7 @@ def test_a_bad_upload_shows_a_message_and_the_page_stays_usable(
 
 
 def test_an_uploaded_folder_gives_the_same_probability_as_its_zip(
-        browser_page, app_server: AppServer, study_folder: Path, study_zip: Path) -> None:  # noqa: F811
+        browser_page, app_server: AppServer, study_folder: Path, study_zip: Path) -> None:
     page = browser_page
     open_predict_with_upload(page, app_server.url, study_folder, kind="Upload a folder")
     assert shown_probability(page) == f"{cli_probability(study_zip):.3f}"

@@ -25,7 +25,6 @@ import pytest
 import requests
 from huggingface_hub import SpaceCard
 
-from core.synth.cohort import write_case
 from tests.api.uploads import study_zip
 from tests.app_server import LOOPBACK, ROOT, AppServer, _stop, _wait_until_healthy, free_port
 
@@ -193,22 +192,22 @@ def _files(folder: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_replayed_space_predicts_and_keeps_its_data_on_the_volume(replay: Replay, tmp_path: Path) -> None:
+def test_replayed_space_predicts_and_keeps_its_data_on_the_volume(replay: Replay, tmp_path: Path,
+                                                                   synthetic_case: Path) -> None:
     volume = tmp_path / "data"
     volume.mkdir()
     beside_the_app = _files(replay.app / "data")
     with started_space(replay, volume, tmp_path / "home") as space:
         assert requests.get(f"{space.url}/_stcore/health", timeout=10).text == "ok"
         health = space.wait_for_model()
-        assert health["status"] == "ok" and Path(health["model"]["repo"]) == (replay.app / "weights").resolve()
+        assert health["status"] == "ok" and health["model"]["repo"] == "bundled weights/"
         port = space.url.rsplit(":", 1)[1]
         probe = subprocess.run(["/bin/sh", "-c", replay.dockerfile.healthcheck.replace(f":{PORT}/", f":{port}/")],
                                env=space.env, timeout=30)
         assert probe.returncode == 0
         upload = requests.put(f"{space.url}/_stcore/upload_file/no-session/file-1", files={"file": b"x"}, timeout=10)
         assert upload.status_code == 400, upload.text  # an unknown session, not 403 for a missing XSRF token
-        study = tmp_path / "cohort" / "train" / write_case(tmp_path / "cohort", 3, seed=5).case_id
-        answer = requests.post(f"{space.url}/api/predict", files={"study": ("study.zip", study_zip(study))},
+        answer = requests.post(f"{space.url}/api/predict", files={"study": ("study.zip", study_zip(synthetic_case))},
                                timeout=300)
         assert answer.status_code == 200 and 0 <= answer.json()["probability"] <= 1, answer.text
     assert {"mgmt.duckdb", "salt"} <= set(_files(volume / "mgmt"))  # the salt of study hashes persists with the log

@@ -32,8 +32,8 @@ from core.ingest import load_study
 from core.ingest.loader import study_hash
 from core.notice import STORAGE, STORAGE_NOTICE
 from core.service import Service, reset_service
-from core.synth import cohort as synth_cohort
-from core.synth.cohort import write_case
+from core.synth import cases as synth_cases
+from core.synth.cases import write_case
 from core.synth.dicom_writer import PatientHeader
 from tests.api.asgi import call
 from tests.api.uploads import study_files, study_zip
@@ -80,7 +80,7 @@ def private_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     """A brain-like study the model accepts, its headers carrying PRIVATE, and every secret (its UIDs added)."""
     out = tmp_path_factory.mktemp("private-cohort")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth_cohort, "fake_patient", lambda rng: PRIVATE)
+        patch.setattr(synth_cases, "fake_patient", lambda rng: PRIVATE)
         folder = out / "train" / write_case(out, 4, seed=11).case_id
     uids = []
     for sequence in SEQUENCES:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import pydicom
 import pytest
 
 from core.config import get_settings
@@ -13,24 +14,24 @@ from core.errors import InputError
 from core.ingest import UploadedFile
 from core.service import Service
 from core.store import TRAINING_COHORT, Store
-from core.synth import cohort as synth_cohort
-from core.synth.cohort import write_case
 from tests.conftest import PATIENT
 
-SECRETS = (PATIENT.patient_name, PATIENT.patient_name.split("^")[0], PATIENT.patient_id, PATIENT.accession_number,
-           PATIENT.study_uid, PATIENT.birth_date)
+
+@pytest.fixture
+def brain_case(synthetic_case: Path) -> Path:
+    """A brain-like study the bundled model accepts (fake patient identity in its DICOM headers)."""
+    return synthetic_case
 
 
-@pytest.fixture(scope="module")
-def brain_case(tmp_path_factory) -> Path:
-    """A brain-like study the bundled model accepts, whose DICOM headers carry the conftest PATIENT."""
-    out = tmp_path_factory.mktemp("cohort")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth_cohort, "fake_patient", lambda rng: PATIENT)
-        truth = write_case(out, 3, seed=5)
-    folder = out / "train" / truth.case_id
-    assert PATIENT.patient_id.encode() in next(folder.glob("FLAIR/*.dcm")).read_bytes()  # the secret is there
-    return folder
+@pytest.fixture
+def secrets(brain_case: Path) -> list[str]:
+    """The identity in the study's headers: name and surname, id, accession, study UID, birth date."""
+    header = pydicom.dcmread(next(brain_case.glob("FLAIR/*.dcm")), stop_before_pixels=True)
+    name = str(header.PatientName)
+    found = [name, name.split("^")[0], str(header.PatientID), str(header.AccessionNumber),
+             str(header.StudyInstanceUID), str(header.PatientBirthDate)]
+    assert all(len(secret) >= 5 for secret in found)  # long enough that finding one is no accident
+    return found
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_a_prediction_logs_one_ok_row_with_the_probability_returned(service: Ser
     assert (row["status"], row["user"], row["channel"]) == ("ok", "tester", "api")
     assert row["probability"] == outcome.prediction.probability
     assert row["label"] == outcome.prediction.label and row["study_hash"] == outcome.prediction.study_hash
-    assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.uncertainty["interval90"])
+    assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.uncertainty.interval90)
     assert row["model_revision"] == "local" and row["preprocessing_version"] == "1"
 
 
@@ -78,7 +79,8 @@ def test_loading_the_model_imports_its_training_cohort(service: Service) -> None
     assert len(service.store.cohort(TRAINING_COHORT, source.repo, source.revision)) == 358
 
 
-def test_no_patient_identifier_reaches_the_database_file(service: Service, brain_case: Path, tmp_path: Path) -> None:
+def test_no_patient_identifier_reaches_the_database_file(service: Service, brain_case: Path, tmp_path: Path,
+                                                         secrets: list[str]) -> None:
     outcome = service.predict(brain_case, with_cam=False)
     named = tmp_path / PATIENT.patient_name
     named.mkdir()
@@ -90,5 +92,5 @@ def test_no_patient_identifier_reaches_the_database_file(service: Service, brain
     assert outcome.prediction.study_hash in stored and "'…'" in stored  # both attempts are in there
     raw = b"".join(p.read_bytes() for p in path.parent.glob(f"{path.name}*"))
     assert outcome.prediction.study_hash.encode() in raw  # stored text is plainly visible in the file's bytes
-    for secret in SECRETS:
+    for secret in secrets:
         assert secret not in stored and secret.encode() not in raw, secret

@@ -1,53 +1,39 @@
 """The border of the REST API: bearer-token check first, then every failure as JSON ``{"error": message}``.
 
-User errors (``InputError``) answer 400, oversize uploads 413, a model or database that cannot serve now 503,
-Starlette's own refusals (404, 405) keep their status; anything else is a bug: 500 with a reference, and the
-traceback in the server log (frames and exception types, messages with quoted names redacted; never the upload).
+Failures answer with the status ``core.errors.DISPOSITIONS`` gives their kind: the uploader's mistakes 400 (an
+oversize upload 413), the service's problems 503 with Retry-After; Starlette's own refusals (404, 405) keep their
+status; anything else is a bug: 500 with a reference, and the traceback in the server log (frames and exception
+types, messages with quoted names redacted; never the upload).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 import traceback
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.api.access import refusal
 from core.config import get_settings
-from core.errors import InputError, ModelUnavailable, ServiceUnavailable, UploadTooLarge
+from core.errors import BUG, ServiceUnavailable, disposition
 from core.service import redact
-from core.store import StoreBusy
 
 LOGGER = logging.getLogger(__name__)
-RETRY_AFTER_S = 30
-"""What a 503 tells clients to wait before asking again (the model may still be loading)."""
-
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The API's one error shape."""
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def unauthorised(scope: Scope) -> JSONResponse | None:
-    """A 401 when ``MGMT_API_TOKEN`` is set (read now) and the request lacks ``Authorization: Bearer <it>``."""
-    token = get_settings().api_token
-    if token is None:
-        return None
-    scheme, _, provided = Headers(scope=scope).get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(provided.strip().encode(), token.encode()):
-        return None
-    if not scheme:
-        return error_response(401, "This API needs a token: send the header 'Authorization: Bearer <token>' "
-                                   "with the value of MGMT_API_TOKEN.",
-                              {"WWW-Authenticate": 'Bearer realm="mgmt-api"'})
-    return error_response(401, "The bearer token was not accepted; expected 'Authorization: Bearer <token>' "
-                               "with the value of MGMT_API_TOKEN.",
-                          {"WWW-Authenticate": 'Bearer realm="mgmt-api", error="invalid_token"'})
+def route_of(scope: Scope) -> str:
+    """The path below the /api mount ("/predictions"), as Starlette's Mount passes it on."""
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def log_bug(err: BaseException, scope: Scope, reference: str) -> None:
@@ -64,16 +50,12 @@ def log_bug(err: BaseException, scope: Scope, reference: str) -> None:
 
 def failure_response(err: Exception, scope: Scope) -> JSONResponse:
     """The JSON answer for an exception raised while handling an API request."""
-    if isinstance(err, UploadTooLarge):
-        return error_response(413, err.user_message)
-    if isinstance(err, ModelUnavailable | StoreBusy):
-        return error_response(503, err.user_message, {"Retry-After": str(RETRY_AFTER_S)})
-    if isinstance(err, ServiceUnavailable):
-        return error_response(503, err.user_message, {"Retry-After": str(err.retry_after_s)})
-    if isinstance(err, InputError):
-        return error_response(400, err.user_message)
-    if isinstance(err, HTTPException):
+    if isinstance(err, HTTPException):  # Starlette's own answer (404, 405), not one of ours
         return error_response(err.status_code, str(err.detail), dict(err.headers or {}))
+    answer = disposition(err)
+    if answer is not BUG:
+        retry = {"Retry-After": str(err.retry_after_s)} if isinstance(err, ServiceUnavailable) else None
+        return error_response(answer.http_status, err.user_message, retry)
     reference = secrets.token_hex(4)
     log_bug(err, scope, reference)
     return error_response(500, f"internal error (reference {reference}); the server log has the details. "
@@ -81,10 +63,12 @@ def failure_response(err: Exception, scope: Scope) -> JSONResponse:
 
 
 class ApiGuard:
-    """ASGI middleware around the ``/api`` routes: authentication, then JSON errors for whatever they raise."""
+    """ASGI middleware around the ``/api`` routes: who may call (core/api/access.py), then JSON errors for whatever
+    the routes raise. ``sign_in``: whether the app has sign-in configured (then the log is for administrators)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, sign_in: bool = False) -> None:
         self.app = app
+        self.sign_in = sign_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,9 +82,11 @@ class ApiGuard:
             await send(message)
 
         try:
-            refusal = unauthorised(scope)  # before anything of the body is read
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            scope["mgmt.sign_in"] = self.sign_in  # the health route states what protects the API
+            refused = refusal(scope, route_of(scope), get_settings(), self.sign_in)  # before the body is read
+            if refused is not None:
+                challenge = {"WWW-Authenticate": refused.challenge} if refused.challenge else None
+                await error_response(refused.status, refused.message, challenge)(scope, receive, send)
                 return
             await self.app(scope, receive, tracked_send)
         except ClientDisconnect:

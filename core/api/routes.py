@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from core.api.access import protection
 from core.api.upload import received_files
 from core.config import get_settings
 from core.errors import InputError
@@ -48,8 +49,9 @@ async def health(request: Request) -> JSONResponse:
     service = get_service()
     model = service.model_status()
     status = HEALTH_STATUS.get(model["state"], "unavailable")
+    access = protection(get_settings(), request.scope.get("mgmt.sign_in", False))
     return JSONResponse({"status": status, "model": model, "notice": RESEARCH_NOTICE, "storage": STORAGE,
-                         "admission": service.admission.status().to_json()},
+                         "admission": service.admission.status().to_json(), "access": access},
                         status_code=503 if status == "unavailable" else 200)
 
 

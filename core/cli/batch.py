@@ -15,19 +15,20 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from core.cli import COMMANDS
 from core.config import get_settings
 from core.errors import InputError
 from core.inference import Predictor
 from core.ingest import load_study
+from core.metrics import auc, bootstrap_auc_interval
 from core.notice import RESEARCH_NOTICE
 from core.store import Store
 from core.train.dataset import find_cases, read_labels
-from core.train.metrics import auc, bootstrap_auc_interval
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "batch", help="score every study of a cohort folder into the DuckDB cohort tables",
+        "batch", help=COMMANDS["batch"],
         description="Run the model on every study folder of DATA_DIR (RSNA layout: DATA_DIR/train/<id>/ or "
                     f"DATA_DIR/<id>/) and store the probabilities as a cohort (MGMT_DB). {RESEARCH_NOTICE}")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(get_settings().db_path)  # opened first: a busy or foreign file fails before the scoring
     predictor = Predictor.load(args.model, args.revision)
     source = predictor.source
-    store.import_training_cohort(source, predictor.model.metrics)
+    store.import_training_cohort(source, predictor.config.metrics_json)
     probabilities, failed = score(folders, predictor, args.workers, args.quiet)
     for line in skipped + failed:
         print(f"skipped {line}", file=sys.stderr)

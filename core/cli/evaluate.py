@@ -14,10 +14,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.cli import COMMANDS
 from core.errors import InputError
 from core.figures import calibration_figure, roc_figure
 from core.inference import Predictor
 from core.ingest import load_study
+from core.metrics import calibration_curve, evaluate_predictions, roc_points
 from core.model.card import write_heldout_section
 from core.train.assessment import (
     Collected,
@@ -32,14 +34,13 @@ from core.train.assessment import (
 from core.train.calibration import expected_calibration_error
 from core.train.dataset import find_cases, read_labels
 from core.train.masks import mask_on_grid, mask_path, region_dice
-from core.train.metrics import calibration_curve, evaluate_predictions, roc_points
 
 JSON_KEYS = ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="accuracy, precision, recall, F1, ROC AUC with 95% CI, Brier, ECE, Dice of a model",
+        "evaluate", help=COMMANDS["evaluate"],
         description="Run a model on every labelled study (the full predict path) and report its metrics.")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
     parser.add_argument("--labels", type=Path, required=True, metavar="CSV")
@@ -89,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if not kept:
         raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {failed[0]}")
     labels, probabilities = collected.labels, collected.probabilities[without]
-    threshold = args.threshold if args.threshold is not None else predictor.model.threshold
+    threshold = args.threshold if args.threshold is not None else predictor.config.threshold
     metrics = evaluate_predictions(labels, probabilities, threshold=threshold)
     out = args.out or args.data_dir / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
-    command = reproduce_command(args)
+    command = reproduce_command(args, predictor)
     report = {**metrics.to_json(), "ece": expected_calibration_error(labels, probabilities),
               "model": {"repo": predictor.source.repo, "revision": predictor.source.revision},
               "without": list(without), "skipped": failed, "calibration": calibration_curve(labels, probabilities),
@@ -120,9 +121,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def reproduce_command(args: argparse.Namespace) -> str:
-    """The command line that reproduces these figures (paths as given, relative where they were)."""
-    parts = ["python -m core evaluate", str(args.data_dir), "--labels", str(args.labels), "--model", str(args.model)]
+def reproduce_command(args: argparse.Namespace, predictor: Predictor) -> str:
+    """The command line that reproduces these figures, with the data folder named as from its parent and a local
+    model by its folder name (as a card states it: ``python -m core evaluate heldout --labels heldout/...``)."""
+    data = args.data_dir.name
+    labels = f"{data}/{args.labels.name}" if args.labels.resolve().parent == args.data_dir.resolve() else str(args.labels)
+    model = predictor.source.folder.name if predictor.source.revision == "local" else predictor.source.repo
+    parts = ["python -m core evaluate", data, "--labels", labels, "--model", model]
+    if args.revision:
+        parts += ["--revision", args.revision]
     if args.without:
         parts += ["--without", ",".join(parse_without(args.without))]
     if args.missing_table:

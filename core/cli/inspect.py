@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nibabel as nib
+from core.cli import COMMANDS
 
-from core.ingest import Study, load_study
+if TYPE_CHECKING:  # ingest brings pydicom and scipy: imported when the command runs
+    from core.ingest import Study
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inspect",
-        help="show each sequence's source series, shape, spacing, RAS affine and plane",
+        help=COMMANDS["inspect"],
         description="Read one study (folder, .zip, or folder of four NIfTI files) and report its geometry.",
     )
     parser.add_argument("path", type=Path, metavar="PATH", help="study folder, .zip of one, or NIfTI folder")
@@ -26,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def export_nifti(study: Study, folder: Path) -> list[Path]:
     """Write each sequence as ``<sequence>.nii.gz`` with its RAS affine (a DICOM-to-NIfTI conversion)."""
+    import nibabel as nib
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, volume in study.volumes.items():
@@ -58,6 +62,8 @@ def format_table(study: Study) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.ingest import load_study
+
     study = load_study(args.path)
     report = study.summary()
     if args.export:

@@ -6,16 +6,17 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from core.cli import COMMANDS
 from core.notice import RESEARCH_NOTICE
-from core.service import Service
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict",
-        help="estimate the probability that the tumour's MGMT promoter is methylated (research use only)",
+        help=COMMANDS["predict"],
         description=f"Run the model on one study (folder, .zip, or folder of four NIfTI files). {RESEARCH_NOTICE}",
     )
     parser.add_argument("path", type=Path, metavar="PATH", help="study folder, .zip of one, or NIfTI folder")
@@ -33,43 +34,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.inference.report import Timings, sequence_table
+    from core.service import Service
+
     started = time.perf_counter()
     service = Service(model=args.model, revision=args.revision, import_cohort=False).start(background=False)
     loaded = time.perf_counter()
     progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
     outcome = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
                               progress=progress)
-    report = outcome.report
+    prediction = replace(outcome.prediction, timings=Timings.of({"load_model": loaded - started})
+                         + outcome.prediction.timings + Timings.of({"total": time.perf_counter() - started}))
     if args.export_seg:
         from core.inference.tumour import export_segmentation
 
-        export_segmentation(outcome.prediction.segmentation, outcome.prediction.prepared.grid, args.export_seg)
-    stages = {k: v for k, v in report["timings_s"].items() if k != "total"}
-    report["timings_s"] = {"load_model": round(loaded - started, 4), **stages,
-                           "total": round(time.perf_counter() - started, 4)}
-    if not args.no_log and not report["logged"]:
+        export_segmentation(prediction.segmentation, prediction.prepared.grid, args.export_seg)
+    if not args.no_log and not prediction.logged:
         print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
               file=sys.stderr)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(prediction.to_json(), indent=2))
         return 0
-    low, high = report["uncertainty"]["interval90"]
-    print(f"P(methylated) = {report['probability']:.3f}  (90% interval {low:.3f} to {high:.3f}; "
-          f"threshold {report['threshold']}) -> {report['label']}")
-    print(f"model: {report['model']['repo']} @ {report['model']['revision']}, "
-          f"preprocessing v{report['preprocessing_version']}")
-    for name, sequence in report["sequences"].items():
-        print(f"  {name:<6} {sequence['plane']:<9} {'x'.join(map(str, sequence['shape'])):<12} {sequence['source']}")
-    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in report["timings_s"].items()))
-    tumour = report.get("tumour")
-    if tumour:
-        volumes = tumour["volumes_ml"]
-        where = "" if tumour["centre_mm"] is None else " centred at " + ", ".join(f"{v:.0f}" for v in
-                                                                                  tumour["centre_mm"]) + " mm"
+    low, high = prediction.uncertainty.interval90
+    print(f"P(methylated) = {prediction.probability:.3f}  (90% interval {low:.3f} to {high:.3f}; "
+          f"threshold {prediction.threshold}) -> {prediction.label}")
+    provenance = prediction.provenance
+    print(f"model: {provenance.repo} @ {provenance.revision}, preprocessing v{provenance.preprocessing_version}")
+    for row in sequence_table(prediction.sequences):
+        print(f"  {row['sequence']:<6} {row['plane']:<9} {row['shape'].replace(' ', ''):<12} {row['source']}")
+    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
+    if prediction.tumour:
+        volumes = prediction.tumour.volumes_ml
+        centre = prediction.tumour.centre_mm
+        where = "" if centre is None else " centred at " + ", ".join(f"{v:.0f}" for v in centre) + " mm (RAS)"
         print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
     if args.export_seg:
         print(f"segmentation written to {args.export_seg}")
-    for warning in report["warnings"]:
+    for warning in prediction.warnings:
         print(f"warning: {warning}")
     print(RESEARCH_NOTICE)
     return 0

@@ -8,15 +8,19 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
 
+from core.cli import COMMANDS
 from core.config import get_settings
 from core.errors import InputError
-from core.store import Store
+
+if TYPE_CHECKING:  # the store brings pandas and DuckDB: imported when the command runs
+    from core.store import Store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "purge", help="delete prediction-log rows older than N days",
+        "purge", help=COMMANDS["purge"],
         description="Delete the rows of the prediction log (the DuckDB file MGMT_DB, default "
                     "MGMT_DATA_DIR/mgmt.duckdb) that are older than N days, and print how many went. Asks before "
                     "deleting when run in a terminal; --yes deletes without asking (for scripts and cron).")
@@ -53,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise InputError(f"There is no prediction log at '{path}'; expected the database of the app (set MGMT_DB "
                          "or MGMT_DATA_DIR as the app has them).")
+    from core.store import Store
+
     store = Store(path, recover=False)  # a damaged file is reported, not replaced, by an admin's command
     count, total = store.count_older_than(days)
     if count and not args.yes and not confirmed(count, total, days, store):

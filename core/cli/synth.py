@@ -7,17 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
+from core.cli import COMMANDS
 from core.errors import InputError
-from core.synth.cohort import write_cohort
-from core.synth.tumour import DEFAULT_SEPARATION, best_achievable_auc
+from core.synth.latent import DEFAULT_SEPARATION, best_achievable_auc
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "synth",
-        help="write a synthetic cohort (RSNA-MICCAI layout, labels, truth, tumour masks)",
+        help=COMMANDS["synth"],
         description="Synthetic glioma MRI studies on real MNI152 anatomy, with a known best achievable AUC.",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -49,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.out / 'train'} already holds {len(stale)} folder(s) that are not in this cohort "
               f"({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}); train_labels.csv will not list them.",
               file=sys.stderr)
+    from tqdm import tqdm
+
+    from core.synth.cases import write_cohort
+
     started = time.perf_counter()
     with tqdm(total=args.cases, unit="case", desc="synth") as bar:
         truths = write_cohort(args.out, args.cases, seed=args.seed, size=args.size, fmt=args.format,

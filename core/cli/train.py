@@ -13,18 +13,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from core.cli import COMMANDS
 from core.errors import InputError
 from core.model.card import write_trained_card
-from core.model.network import DEFAULT_PREPROCESSING, MGMTNet
-from core.train.crossval import cross_validate
+from core.model.config import Preprocessing
+from core.model.network import MGMTNet
 from core.train.calibration import apply_calibration, expected_calibration_error
+from core.train.crossval import cross_validate
 from core.train.dataset import TensorCache, find_cases, load_cohort, load_segmentations, read_labels
 from core.train.loop import TrainSettings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="cross-validate and train a model folder (config.json, model.safetensors, card)",
+        "train", help=COMMANDS["train"],
         description="Train on an RSNA-layout folder with its labels CSV: stratified k-fold out-of-fold "
                     "predictions, then a final model on all cases, then a Platt calibration map fitted on the "
                     "out-of-fold logits. With --masks, the tumour segmentation is trained too.")
@@ -61,15 +63,15 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                         help="preprocessed tensors (keyed by preprocessing and case content)")
     parser.add_argument("--epochs", type=int, default=TrainSettings().epochs)
     parser.add_argument("--seed", type=int, default=TrainSettings().seed)
-    parser.add_argument("--input-shape", type=int, default=DEFAULT_PREPROCESSING["input_shape"][0], metavar="N",
+    parser.add_argument("--input-shape", type=int, default=Preprocessing().input_shape[0], metavar="N",
                         help="cubic input size in voxels")
-    parser.add_argument("--spacing", type=float, default=DEFAULT_PREPROCESSING["spacing_mm"][0], metavar="MM")
+    parser.add_argument("--spacing", type=float, default=Preprocessing().spacing_mm[0], metavar="MM")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def load_training_data(args: argparse.Namespace) -> tuple[dict, np.ndarray, np.ndarray, list, list[str]]:
+def load_training_data(args: argparse.Namespace) -> tuple[Preprocessing, np.ndarray, np.ndarray, list, list[str]]:
     """Preprocessing config, inputs, labels, kept cases and skipped-case notes for ``train`` and ``tune``."""
-    preprocessing = {**DEFAULT_PREPROCESSING, "input_shape": [args.input_shape] * 3, "spacing_mm": [args.spacing] * 3}
+    preprocessing = Preprocessing(input_shape=(args.input_shape,) * 3, spacing_mm=(args.spacing,) * 3)
     cases, skipped = find_cases(args.data_dir, read_labels(args.labels))
     cache = TensorCache(args.cache, preprocessing)
     with tqdm(total=len(cases), desc="preprocess", unit="case", disable=args.quiet) as bar:
@@ -151,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _segmentations(args: argparse.Namespace, kept: list, preprocessing: dict) -> tuple[np.ndarray | None, str]:
+def _segmentations(args: argparse.Namespace, kept: list,
+                   preprocessing: Preprocessing) -> tuple[np.ndarray | None, str]:
     """Label maps on each case's model grid when ``--masks`` is given, and a sentence saying what is trained."""
     if not args.masks:
         return None, ("No --masks: classification only (the segmentation output stays untrained; tumour volumes "

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from core.cli import COMMANDS
 from core.cli.train import add_data_options, load_training_data
 from core.errors import InputError
 from core.train.loop import TrainSettings
@@ -14,8 +15,7 @@ from core.train.tuning import tune
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "tune", help="Bayesian search (Optuna TPE, median pruning) over learning rate, weight decay, dropout, "
-                     "width, depth and batch size",
+        "tune", help=COMMANDS["tune"],
         description="Trials train on 80%% of the cases and are scored by AUC on the rest; the study is stored "
                     "in SQLite and resumes where it stopped. Train the final model with --params DIR/best.json.")
     add_data_options(parser)

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from core.figures.prediction import METHYLATED_COLOUR as METHYLATED
 from core.figures.prediction import UNMETHYLATED_COLOUR as UNMETHYLATED
-from core.train.metrics import Metrics
+from core.metrics import Confusion, Metrics
 
 
 def roc_figure(roc: dict[str, list[float]], metrics: Metrics, title: str = "ROC") -> go.Figure:
@@ -56,9 +56,9 @@ def probability_histogram(probabilities: np.ndarray, labels: np.ndarray | None, 
     return figure
 
 
-def confusion_figure(confusion: dict[str, int], threshold: float) -> go.Figure:
+def confusion_figure(confusion: Confusion, threshold: float) -> go.Figure:
     """2x2 confusion matrix (rows: true label, columns: predicted) with counts and row percentages."""
-    cells = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
+    cells = np.array([[confusion.tn, confusion.fp], [confusion.fn, confusion.tp]])
     totals = np.maximum(cells.sum(axis=1, keepdims=True), 1)
     text = [[f"{cells[r, c]}<br>({100 * cells[r, c] / totals[r, 0]:.0f}% of row)" for c in range(2)] for r in range(2)]
     names = ["unmethylated", "methylated"]

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from monai.visualize import GradCAMpp
 
+from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
 from core.inference.tumour import Tumour
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
@@ -39,34 +40,38 @@ class Prediction:
     probability: float
     label: str
     threshold: float
-    uncertainty: dict[str, Any]
+    uncertainty: Uncertainty
     cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: evidence for ``label``, 1 = strongest
     prepared: PreparedStudy
-    sequences: dict[str, dict[str, Any]]
-    model: dict[str, str]
-    preprocessing_version: str
+    sequences: Mapping[str, SequenceSource]
+    provenance: Provenance
     study_hash: str
-    timings_s: dict[str, float] = field(default_factory=dict)
+    timings: Timings = Timings()
     warnings: tuple[str, ...] = ()
+    logged: bool = False
+    log_id: int | None = None  # the row of the prediction log this prediction was written to
     segmentation: np.ndarray | None = None  # (D, H, W) uint8 BraTS labels on prepared.grid
     tumour: Tumour | None = None
     missing: tuple[str, ...] = ()  # sequences the model was told are absent (blank channels)
     logit: float = 0.0  # uncalibrated logit, averaged over the augmentations
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON of ``predict --json`` and of the REST API (no arrays, no patient identifiers)."""
+        """The JSON of ``predict --json``, the REST API and the log (no arrays, no patient identifiers)."""
         return {
             "probability": round(self.probability, 6),
             "label": self.label,
             "threshold": self.threshold,
-            "uncertainty": self.uncertainty,
-            "sequences": self.sequences,
-            "model": self.model,
-            "preprocessing_version": self.preprocessing_version,
+            "uncertainty": self.uncertainty.to_json(),
+            "sequences": {name: source.to_json() for name, source in self.sequences.items()},
+            "model": self.provenance.to_json(),
+            "preprocessing_version": self.provenance.preprocessing_version,
             "study_hash": self.study_hash,
-            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "timings_s": self.timings.to_json(),
             "warnings": list(self.warnings),
             "notice": RESEARCH_NOTICE,
+            "logged": self.logged,
+            "log_id": self.log_id,
+            "skull_strip": self.prepared.skull.to_json(),
             "tumour": self.tumour.to_json() if self.tumour else None,
             "missing": list(self.missing),
         }
@@ -110,7 +115,7 @@ class Predictor:
         self.device = device or device_for_inference()
         self.model = model.to(self.device).eval()
         self.source = source
-        self.config = model.preprocessing
+        self.config = model.config
         # Grad-CAM++ (MONAI): localises the tumour far better than plain Grad-CAM on our trained models (see
         # MGMTNet.cam_layer); our own normalisation, since MONAI's default maps the maximum to 0.
         # .eval(): MONAI puts the wrapped module back in its previous mode after each map, and a fresh wrapper
@@ -130,33 +135,30 @@ class Predictor:
         ``missing`` names sequences to treat as absent (blanked, and the model told so)."""
         progress = progress or (lambda stage: None)
         progress("preprocessing")
-        prepared = prepare(study, self.config)
+        prepared = self.prepare(study)
         timings = dict(prepared.timings_s)
         progress("model")
         assessed = self.assess(prepared, missing, with_cam, progress)
         timings["model_and_cam" if with_cam else "model"] = assessed.seconds
         probability = assessed.probability
-        threshold = float(self.model.threshold)
+        threshold = self.config.threshold
         low, high = np.percentile(assessed.samples, [5, 95])
-        uncertainty = {
-            "std": round(float(assessed.samples.std()), 6),
-            "interval90": [round(float(low), 6), round(float(high), 6)],
-            "augmentations": [round(float(p), 6) for p in assessed.probabilities],
-            "method": f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head",
-        }
+        uncertainty = Uncertainty(
+            std=float(assessed.samples.std()), interval90=(float(low), float(high)),
+            augmentations=tuple(float(p) for p in assessed.probabilities),
+            method=f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head")
         return Prediction(
             probability=probability,
-            label=self.model.labels[int(probability >= threshold)],
+            label=self.config.labels[int(probability >= threshold)],
             threshold=threshold,
             uncertainty=uncertainty,
             cam=assessed.cam,
             prepared=prepared,
-            sequences={name: {k: v for k, v in study[name].summary().items() if k != "affine"}
-                       for name in prepared.sequences if name in study.volumes},
-            model={"repo": self.source.repo, "revision": self.source.revision},
-            preprocessing_version=str(self.config["version"]),
+            sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences
+                       if name in study.volumes},
+            provenance=Provenance(self.source.repo, self.source.revision, self.config.preprocessing.version),
             study_hash=study.study_hash,
-            timings_s=timings,
+            timings=Timings.of(timings),
             warnings=tuple(study.warnings) + prepared.warnings,
             segmentation=assessed.segmentation,
             tumour=Tumour.measure(assessed.segmentation, prepared.grid),
@@ -166,11 +168,11 @@ class Predictor:
 
     def prepare(self, study: Study) -> PreparedStudy:
         """The study on the model grid, as the model's config says (what ``assess`` takes)."""
-        return prepare(study, self.config)
+        return prepare(study, self.config.preprocessing)
 
     def availability(self, missing: Sequence[str] = ()) -> torch.Tensor:
         """(1, channels) availability vector: 0 for each sequence named in ``missing``."""
-        sequences = list(self.config["sequences"])
+        sequences = list(self.config.preprocessing.sequences)
         unknown = [name for name in missing if name not in sequences]
         if unknown:
             raise ValueError(f"unknown sequence(s) {unknown}; expected names from {sequences}")
@@ -190,7 +192,8 @@ class Predictor:
             logits, probabilities, samples = self._probabilities(features)
             seconds = time.perf_counter() - started
         return Assessment(float(probabilities.mean()), probabilities, samples, float(logits.mean()), segmentation,
-                          cam, tuple(name for name in self.config["sequences"] if name in missing), seconds)
+                          cam, tuple(name for name in self.config.preprocessing.sequences if name in missing),
+                          seconds)
 
     def _features_and_cam(self, x: torch.Tensor, available: torch.Tensor, with_cam: bool,
                           progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
@@ -203,12 +206,12 @@ class Predictor:
             features = features.float()
             soft = torch.softmax(seg_logits.float(), dim=1)
             soft = (soft[0] + torch.flip(soft[1], dims=[1])) / 2
-        segmentation = np.asarray(self.model.segmentation_labels, np.uint8)[soft.argmax(dim=0).cpu().numpy()]
+        segmentation = np.asarray(self.config.segmentation_labels, np.uint8)[soft.argmax(dim=0).cpu().numpy()]
         if not with_cam:
             return features, segmentation, None
         with torch.no_grad():
             logit = self.model.calibrated(self.model.head(features))
-            predicted = int(torch.sigmoid(logit).mean() >= self.model.threshold)
+            predicted = int(torch.sigmoid(logit).mean() >= self.config.threshold)
         if progress:
             progress("Grad-CAM")
         raw = self._cam(x, class_idx=predicted)

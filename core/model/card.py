@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.model.config import Preprocessing
+from core.notice import PUBLISHED_CONTEXT
+
 TRAINED_CARD = """---
 library_name: mgmt-radiogenomics
 license: apache-2.0
@@ -30,8 +33,9 @@ One network, two outputs, over four MRI sequences (FLAIR, T1w, T1wCE, T2w) resam
 - a **tumour segmentation** (BraTS sub-regions: necrotic core 1, oedema 2, enhancing tumour 4) from a small
   MONAI residual U-Net ({architecture}, widen factor {widen_factor}, stride-2 stem);
 - one **methylation logit** whose head (a small MLP, dropout {dropout}) reads differentiable soft volumes and
-  ratios of the predicted sub-regions and which sequences are present (an availability vector). The logit passes through a {calibration_method} calibration map (slope {slope:.3f}, intercept
-  {intercept:.3f}) fitted on the out-of-fold logits, stored in config.json and applied at prediction.
+  ratios of the predicted sub-regions and which sequences are present (an availability vector). The logit
+  passes through a {calibration_method} calibration map (slope {slope:.3f}, intercept {intercept:.3f}) fitted
+  on the out-of-fold logits, stored in config.json and applied at prediction.
 
 Missing sequences: trained with sequence dropout ({sequence_dropout:.0%} of training cases had one or two
 sequences blanked, the model told which), so a study with any usable sequence can be scored.
@@ -53,10 +57,7 @@ sequences blanked, the model told which), so a study with any usable sequence ca
 Hyperparameters: {settings}.
 
 ## Intended use and limits
-Research demo only; not a medical device; never for diagnosis or treatment decisions. Published results on real
-data are close to chance: the best private-leaderboard AUC of the RSNA-MICCAI 2021 Brain Tumor Radiogenomic
-Classification competition was 0.62174 (a MONAI resnet10 on T1wCE), and that winning model reached an AUC of
-0.562 on an external hospital cohort (Kim et al., Cancers 2022).
+Research demo only; not a medical device; never for diagnosis or treatment decisions. {published}
 """
 
 SYNTHETIC_HEADLINE = ("**Trained on synthetic data only: these weights carry no clinical meaning whatsoever.** Their "
@@ -64,10 +65,10 @@ SYNTHETIC_HEADLINE = ("**Trained on synthetic data only: these weights carry no 
                       "real tumours.")
 
 
-def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preprocessing: dict, folds: int,
+def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preprocessing: Preprocessing, folds: int,
                        final_epochs: int, synthetic: bool, ceiling: float | None, calibration: dict | None = None,
-                       segmentation: str = "Segmentation not trained", data_note: str | None = None, minutes: float = 0.0,
-                       threads: int = 2, early_stopping: bool = True) -> None:
+                       segmentation: str = "Segmentation not trained", data_note: str | None = None,
+                       minutes: float = 0.0, threads: int = 2, early_stopping: bool = True) -> None:
     """The model card of a trained model, with its cross-validated metrics in model-index form."""
     if synthetic:
         data_text = ("A synthetic cohort written by `python -m core synth` (MNI152 anatomy, planted tumour traits "
@@ -89,11 +90,12 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
                     "cases.")
     low, high = metrics["auc_ci95"]
     (folder / "README.md").write_text(TRAINED_CARD.format(
-        name="MGMT methylation from MRI (research demo)", dataset_type=dataset[0], dataset_name=dataset[1],
+        name="MGMT methylation from MRI (research demo)", published=PUBLISHED_CONTEXT, dataset_type=dataset[0],
+        dataset_name=dataset[1],
         headline=headline, data_text=data_text, folds=folds, n=metrics["n"], auc_low=low, auc_high=high,
         final_epochs=final_epochs, settings=", ".join(f"{k}={v}" for k, v in settings.items()),
-        shape="x".join(map(str, preprocessing["input_shape"])),
-        spacing="x".join(map(str, preprocessing["spacing_mm"])),
+        shape="x".join(map(str, preprocessing.input_shape)),
+        spacing="x".join(map(str, preprocessing.spacing_mm)),
         calibration_method=calibration["method"], slope=calibration["slope"], intercept=calibration["intercept"],
         sequence_dropout=settings.get("sequence_dropout", 0.0), segmentation=segmentation,
         ece=metrics.get("ece", float("nan")), minutes=minutes, threads=threads, protocol=protocol,
@@ -174,6 +176,11 @@ def read_card(folder: Path) -> Card:
         end = text.index("\n---\n", 4)
         return Card(text[4:end], text[end + 5:].strip())
     return Card("", text.strip())
+
+
+def without_comments(markdown: str) -> str:
+    """Markdown without its HTML comments (``<!-- held-out evaluation -->`` marks a section; it is not text)."""
+    return re.sub(r"<!--.*?-->\n?", "", markdown, flags=re.S)
 
 
 def demoted(markdown: str, levels: int = 2) -> str:

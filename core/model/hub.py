@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.config import get_settings
 from core.errors import ModelUnavailable
+from core.model.config import ModelConfig
 from core.model.network import MGMTNet
 
 BUNDLED = Path(__file__).resolve().parents[2] / "weights"
@@ -33,11 +35,21 @@ class ModelSource:
     folder: Path
 
     @property
-    def display_name(self) -> str:
-        """How pages name the model: the Hub repo, or the local folder ("bundled weights/" for the default)."""
-        if self.folder.resolve() == BUNDLED.resolve():
-            return "bundled weights/"
-        return self.repo
+    def from_hub(self) -> bool:
+        return self.revision != "local"
+
+    @property
+    def where(self) -> str:
+        """What an error names for the operator: the Hub repo, or the local folder's path."""
+        return self.repo if self.from_hub else str(self.folder)
+
+
+def display_name(folder: Path) -> str:
+    """How a local model folder is named to users and in the log: "bundled weights/" for the default, else the
+    folder's own name (a server's absolute path is never shown)."""
+    if folder.resolve() == BUNDLED.resolve():
+        return "bundled weights/"
+    return f"local {folder.resolve().name}/"
 
 
 def _is_repo_id(name: str) -> bool:
@@ -46,15 +58,16 @@ def _is_repo_id(name: str) -> bool:
 
 def resolve(repo_or_dir: str | None = None, revision: str | None = None) -> ModelSource:
     """Find the model files: a local folder as is, or a Hub repo downloaded into the huggingface_hub cache."""
-    name = repo_or_dir or os.environ.get("MGMT_MODEL_REPO") or str(BUNDLED)
-    revision = revision or os.environ.get("MGMT_MODEL_REVISION") or None
+    settings = get_settings()
+    name = repo_or_dir or settings.model_repo or str(BUNDLED)
+    revision = revision or settings.model_revision or None
     if not _is_repo_id(name):
         folder = Path(name)
         missing = [f for f in FILES if not (folder / f).is_file()]
         if missing:
             raise ModelUnavailable(f"Model folder '{folder}' lacks {', '.join(missing)}; expected a Hugging Face "
                                    "model folder with config.json and model.safetensors (see weights/).")
-        return ModelSource(repo=str(folder), revision="local", folder=folder)
+        return ModelSource(repo=display_name(folder), revision="local", folder=folder)
     return _download(name, revision or "main")
 
 
@@ -112,14 +125,15 @@ def _hub_answers(repo: str, revision: str, endpoint: str | None) -> bool:
 def load_model(repo_or_dir: str | None = None, revision: str | None = None) -> tuple[MGMTNet, ModelSource]:
     """The network in eval mode with its weights loaded strictly, and where it came from."""
     source = resolve(repo_or_dir, revision)
+    ModelConfig.read(source.folder / FILES[0])  # every field checked first: the error names the wrong one
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the mixin prints "Loading weights..." to stdout
             model = MGMTNet.from_pretrained(str(source.folder), strict=True)
     except RuntimeError as err:
-        raise ModelUnavailable(f"The weights in '{source.repo}' (revision {source.revision}) do not fit the network "
+        raise ModelUnavailable(f"The weights in '{source.where}' (revision {source.revision}) do not fit the network "
                                f"its config.json describes ({str(err).splitlines()[0][:300]}); expected a model "
                                "saved by this project's save_pretrained.") from err
     except (TypeError, ValueError) as err:
-        raise ModelUnavailable(f"The config.json of '{source.repo}' (revision {source.revision}) is not understood "
+        raise ModelUnavailable(f"The config.json of '{source.where}' (revision {source.revision}) is not understood "
                                f"({err}); expected one written by this project's save_pretrained.") from err
     return model.eval(), source

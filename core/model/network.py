@@ -20,30 +20,10 @@ from monai.networks.blocks import Convolution, ResidualUnit, UpSample
 from torch import nn
 from torch.nn import functional as F
 
-from core import SEQUENCES
+from core.model.config import SEGMENT_LABELS, ModelConfig, Preprocessing
 
 ARCHITECTURES = ("tumour-unet",)
 """Architectures a config may name: a residual U-Net (MONAI blocks) with a tumour-aware classification head."""
-
-SEGMENT_LABELS = (0, 1, 2, 4)
-"""BraTS label value of each segmentation channel: background, necrotic core, oedema, enhancing tumour."""
-REGIONS = {"necrotic": 1, "oedema": 2, "enhancing": 4}
-"""Tumour sub-regions by BraTS label value; "whole" is their union."""
-
-PREPROCESSING_VERSION = "1"
-"""Bumped whenever the chain changes what the network sees; logged with every prediction."""
-
-DEFAULT_PREPROCESSING: dict[str, Any] = {
-    "version": PREPROCESSING_VERSION,
-    "sequences": list(SEQUENCES),
-    "spacing_mm": [3.0, 3.0, 3.0],
-    "input_shape": [64, 64, 64],
-    "orientation": "RAS",
-    "normalisation": "zscore-brain",
-    "skull_strip": "auto",
-}
-"""How a Study becomes the network's input: RAS grid of ``input_shape`` voxels of ``spacing_mm``, centred on
-the brain; per-channel z-score over brain voxels."""
 
 BASE_WIDTHS = (32, 64, 128, 256)
 TUMOUR_STATISTICS = 8
@@ -131,7 +111,7 @@ class MGMTNet(
         widen_factor: float = 0.5,
         stem_stride: int = 2,
         dropout: float = 0.3,
-        preprocessing: dict[str, Any] | None = None,
+        preprocessing: dict[str, Any] | Preprocessing | None = None,
         labels: list[str] | None = None,
         threshold: float = 0.5,
         training: dict[str, Any] | None = None,
@@ -143,17 +123,19 @@ class MGMTNet(
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture '{architecture}' is not one of {ARCHITECTURES}."
                              f"{_suggest(architecture, ARCHITECTURES)}")
-        self.preprocessing = {**DEFAULT_PREPROCESSING, **(preprocessing or {})}
-        self.labels = labels or ["unmethylated", "methylated"]
-        self.threshold = threshold
-        self.training_record = training or {}
-        self.metrics = metrics or {}
-        self.segmentation_labels = list(segmentation_labels)
-        self.calibration = calibration or {"method": "none", "slope": 1.0, "intercept": 0.0}
-        channels = len(self.preprocessing["sequences"])
+        if isinstance(preprocessing, Preprocessing):
+            preprocessing = preprocessing.to_json()
+        self.config = ModelConfig.from_json({
+            "architecture": architecture, "widen_factor": widen_factor, "stem_stride": stem_stride,
+            "dropout": dropout, "preprocessing": {**Preprocessing().to_json(), **(preprocessing or {})},
+            "labels": labels or ["unmethylated", "methylated"], "threshold": threshold, "training": training or {},
+            "metrics": metrics or {}, "segmentation_labels": list(segmentation_labels),
+            "calibration": calibration or {}})
+        """What config.json says, validated (ConfigFieldError, a ValueError, for a wrong field)."""
+        channels = len(self.config.preprocessing.sequences)
         widths = tuple(max(4, int(w * widen_factor)) for w in BASE_WIDTHS)
-        self.unet = TumourUNet(2 * channels, channels, len(self.segmentation_labels), widths, stem_stride)
-        self.voxel_ml = math.prod(self.preprocessing["spacing_mm"]) / 1000.0
+        self.unet = TumourUNet(2 * channels, channels, len(self.config.segmentation_labels), widths, stem_stride)
+        self.voxel_ml = math.prod(self.config.preprocessing.spacing_mm) / 1000.0
         hidden = 32
         self.head = nn.Sequential(nn.Linear(TUMOUR_STATISTICS + channels, hidden), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(hidden, 1))
@@ -184,7 +166,7 @@ class MGMTNet(
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits after the calibration map fitted at training (Platt: slope * logit + intercept)."""
-        return logits * float(self.calibration["slope"]) + float(self.calibration["intercept"])
+        return logits * self.config.calibration.slope + self.config.calibration.intercept
 
     @property
     def cam_layer(self) -> str:

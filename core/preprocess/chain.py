@@ -3,17 +3,16 @@
 1. one RAS grid of ``input_shape`` voxels of ``spacing_mm``, centred on the head (a fixed field of view, so
    brains keep their physical size); each sequence resampled straight onto it through world coordinates;
 2. brain mask: from the data when already skull-stripped (RSNA), else deepbet on T1w (``skull_strip``:
-   auto, always or never; ``MGMT_SKULL_STRIP`` overrides);
+   auto, always or never; ``MGMT_SKULL_STRIP`` forces one for training and serving alike, and the result says
+   whether the choice was detected or forced);
 3. mask, then channel-wise z-score over brain voxels (MONAI MaskIntensity + NormalizeIntensity).
 The same grid serves the viewer, so the display volumes, the brain mask and Grad-CAM share voxels.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from monai.transforms import (
@@ -28,12 +27,25 @@ from monai.transforms import (
 )
 from scipy import ndimage
 
+from core.config import get_settings
 from core.errors import InputError
 from core.ingest.study import Study
+from core.model.config import Preprocessing
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
 from core.preprocess.grid import Grid, ResampleToGrid, foreground_centre
 
-SKULL_STRIP_MODES = ("auto", "always", "never")
+
+@dataclass(frozen=True)
+class SkullStripping:
+    """What was done about the skull and why: ``reason`` is ``detected`` (auto found a scalp, or none) or
+    ``forced`` (the model's config or MGMT_SKULL_STRIP said always or never)."""
+
+    action: str  # "already stripped", "stripped by deepbet" or "kept (skull stripping off)"
+    reason: str
+    mode: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"action": self.action, "reason": self.reason, "mode": self.mode}
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ class PreparedStudy:
     brain_mask: np.ndarray  # (D, H, W) bool
     grid: Grid
     sequences: tuple[str, ...]
-    skull: str  # "already stripped", "stripped by deepbet" or "kept (skull stripping off)"
+    skull: SkullStripping
     warnings: tuple[str, ...] = ()
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -55,16 +67,15 @@ class PreparedStudy:
         return np.eye(4)
 
 
-def skull_mode(config: dict[str, Any]) -> str:
-    mode = os.environ.get("MGMT_SKULL_STRIP") or config.get("skull_strip", "auto")
-    if mode not in SKULL_STRIP_MODES:
-        raise InputError(f"Skull stripping mode '{mode}' (MGMT_SKULL_STRIP) is not one of {SKULL_STRIP_MODES}.")
-    return mode
+def skull_mode(config: Preprocessing) -> str:
+    """The skull-stripping mode in force: MGMT_SKULL_STRIP when set, else the model's config (the same rule for
+    training and serving, so a setting cannot make one differ from the other unseen)."""
+    return get_settings().skull_strip or config.skull_strip
 
 
-def model_grid(study: Study, config: dict[str, Any]) -> Grid:
+def model_grid(study: Study, config: Preprocessing) -> Grid:
     """The grid the network sees, centred on the head."""
-    return Grid.centred(foreground_centre(study), tuple(config["spacing_mm"]), tuple(config["input_shape"]))
+    return Grid.centred(foreground_centre(study), config.spacing_mm, config.input_shape)
 
 
 def normaliser(mask: np.ndarray) -> Compose:
@@ -72,18 +83,18 @@ def normaliser(mask: np.ndarray) -> Compose:
     return Compose([MaskIntensity(mask_data=mask[None]), NormalizeIntensity(nonzero=True, channel_wise=True)])
 
 
-def prepare(study: Study, config: dict[str, Any]) -> PreparedStudy:
+def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     """Resample, mask and normalise a study as the model's config says."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    sequences = tuple(config["sequences"])
+    sequences = config.sequences
     grid = model_grid(study, config)
     resample = ResampleToGrid(grid)
     display = np.stack([resample(study[name]) for name in sequences])
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()
     mask = foreground_mask(display)
-    spacing = float(np.mean(config["spacing_mm"]))
+    spacing = float(np.mean(config.spacing_mm))
     mode = skull_mode(config)
     warnings = []
     t1 = display[sequences.index("T1w")] if "T1w" in sequences else display[0]
@@ -91,10 +102,11 @@ def prepare(study: Study, config: dict[str, Any]) -> PreparedStudy:
     has_scalp = mode == "always" or (mode == "auto" and scalp_present(head, spacing))
     if has_scalp and mode != "never":
         mask = strip_skull(t1, grid)
-        skull = "stripped by deepbet"
+        action = "stripped by deepbet"
         warnings.append("The study was not skull-stripped; the brain was extracted with deepbet from T1w.")
     else:
-        skull = "kept (skull stripping off)" if mode == "never" else "already stripped"
+        action = "kept (skull stripping off)" if mode == "never" else "already stripped"
+    skull = SkullStripping(action, "detected" if mode == "auto" else "forced", mode)
     if mask.sum() * spacing**3 / 1000.0 < 200:
         raise InputError(f"Only {mask.sum() * spacing**3 / 1000:.0f} ml of brain was found on the common grid; "
                          "expected a whole-brain study (about 1,000-1,800 ml). Check that the four series cover "
@@ -106,7 +118,7 @@ def prepare(study: Study, config: dict[str, Any]) -> PreparedStudy:
     return PreparedStudy(image, display, mask, grid, sequences, skull, tuple(warnings), timings)
 
 
-def training_augmentations(config: dict[str, Any]) -> Compose:
+def training_augmentations(config: Preprocessing) -> Compose:
     """Random flips, rotations, zoom and intensity shift/scale on ``{"image": (4, D, H, W)}``; training only."""
     keys = ["image"]
     return Compose([

@@ -1,6 +1,6 @@
 """DuckDB storage: the prediction log, cohort tables and model metrics, in one file shared safely."""
 
-from core.store.cohort import TRAINING_COHORT
+from core.store.cohort_tables import TRAINING_COHORT
 from core.store.connection import StoreBusy, StoreDamaged, StoreUnavailable
 from core.store.log import STATUSES, PredictionRecord
 from core.store.store import Store

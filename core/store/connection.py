@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import InputError, ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 FIRST_RETRY_S = 0.005
 MAX_RETRY_S = 0.25
@@ -36,16 +36,15 @@ _locks: dict[Path, threading.RLock] = {}
 _locks_guard = threading.Lock()
 
 
-class StoreBusy(InputError):
-    """The database file stayed locked by another process for longer than the store waits."""
+class StoreUnavailable(ServiceUnavailable):
+    """The database cannot serve: damaged, not a file, unwritable, out of disk space, or its server gone.
 
-
-class StoreUnavailable(InputError, ServiceUnavailable):
-    """The database file cannot serve: damaged, not a file, unwritable or out of disk space.
-
-    An InputError for the command line (``error: ...``, exit 2) and a ServiceUnavailable for the REST API (503):
-    the administrator can fix it, the uploader cannot.
+    The service's problem, never the uploader's: 503 over REST, exit 3 on the command line.
     """
+
+
+class StoreBusy(StoreUnavailable):
+    """The database file stayed locked by another process for longer than the store waits."""
 
 
 class StoreDamaged(StoreUnavailable):

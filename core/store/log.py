@@ -19,7 +19,8 @@ from core.errors import InputError
 from core.store.schema import utc_naive
 
 STATUSES = ("ok", "rejected", "failed")
-"""ok: a probability was returned; rejected: an InputError (the user's upload); failed: a bug."""
+"""ok: a probability was returned; rejected: the input could not be used (an InputError); failed: the service's
+problem (model, store, disk) or a bug (core.errors.DISPOSITIONS decides which)."""
 COLUMNS = ("id", "time", "channel", "user", "study_hash", "probability", "label", "uncertainty_std", "interval_low",
            "interval_high", "model_repo", "model_revision", "preprocessing_version", "timings_s", "status", "error")
 """The columns of ``Store.predictions()``, in order."""

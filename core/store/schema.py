@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import InputError
+from core.store.connection import StoreUnavailable
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,9 @@ def migrate(connection: duckdb.DuckDBPyConnection, path: Path,
     current = schema_version(connection)
     latest = migrations[-1].version
     if current > latest:
-        raise InputError(f"The database '{path}' has schema version {current}, written by a newer version of this "
-                         f"app; expected version {latest} or older (upgrade the app, or set MGMT_DB to another file).")
+        raise StoreUnavailable(f"The database '{path}' has schema version {current}, written by a newer version of "
+                               f"this app; expected version {latest} or older (upgrade the app, or set MGMT_DB to "
+                               "another file).")
     if current == latest:
         return current
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
@@ -98,9 +99,9 @@ def migrate(connection: duckdb.DuckDBPyConnection, path: Path,
             for statement in migration.statements:
                 connection.execute(statement)
         except duckdb.CatalogException as err:
-            raise InputError(f"The database '{path}' holds tables this app did not create at schema version "
-                             f"{current} ({str(err).splitlines()[0]}); expected a new file or one written by this "
-                             "app (set MGMT_DB to another file).") from err
+            raise StoreUnavailable(f"The database '{path}' holds tables this app did not create at schema version "
+                                   f"{current} ({str(err).splitlines()[0]}); expected a new file or one written by "
+                                   "this app (set MGMT_DB to another file).") from err
         connection.execute("INSERT INTO schema_version VALUES (?, ?, ?)",
                            [migration.version, migration.description, utc_naive(datetime.now(UTC))])
     return latest

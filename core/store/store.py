@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
-from core.store import cohort, log
+from core.store import cohort_tables as cohort
+from core.store import log
 from core.store.connection import StoreBusy, StoreDamaged, StoreUnavailable, cause_of, file_lock, transaction
 from core.store.log import PredictionRecord
 from core.store.recovery import file_identity, read_through, set_aside
@@ -120,7 +121,7 @@ class Store:
         with self._transaction() as connection:
             return log.count_older_than(connection, days)
 
-    def import_training_cohort(self, source: ModelSource, metrics: dict) -> int:
+    def import_training_cohort(self, source: ModelSource, metrics: dict[str, Any]) -> int:
         """Store the model's out-of-fold predictions (``oof.csv`` in its folder) as its training cohort and its
         metrics, replacing earlier copies; the number of cohort rows (0 when the folder has no oof.csv)."""
         oof = Path(source.folder) / "oof.csv"

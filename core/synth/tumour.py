@@ -11,22 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.stats import norm
 
 from core.synth.anatomy import Anatomy, smooth_field
+from core.synth.latent import DEFAULT_SEPARATION, best_achievable_auc  # noqa: F401 (re-exported)
 
 METHYLATED_FRACTION = 0.52
 """About 52% of the RSNA-MICCAI training cases are MGMT methylated."""
-DEFAULT_SEPARATION = 1.466
-"""Class separation d of the latent score; Phi(1.466 / sqrt 2) = 0.850."""
 
 NECROSIS, OEDEMA, ENHANCING = 1, 2, 4
 """BraTS labels."""
-
-
-def best_achievable_auc(separation: float) -> float:
-    """AUC of the latent score itself, the ceiling for any model of the images."""
-    return float(norm.cdf(separation / np.sqrt(2.0)))
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import numpy as np
 
 from core import SEQUENCES
 from core.errors import InputError
+from core.metrics import auc, bootstrap_auc_interval
 from core.train.calibration import expected_calibration_error
-from core.train.metrics import auc, bootstrap_auc_interval
 
 
 def parse_without(text: str | None) -> tuple[str, ...]:

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from core.metrics import Metrics, evaluate_predictions
+from core.model.config import Preprocessing
 from core.train.calibration import apply_calibration, fit_platt
 from core.train.loop import TrainResult, TrainSettings, predict_logits, train_model
-from core.train.metrics import Metrics, evaluate_predictions
 
 
 @dataclass
@@ -48,7 +49,7 @@ def cross_validate(
     labels: np.ndarray,
     folds: int,
     settings: TrainSettings,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     log: Callable[[str], None] = print,
     progress: bool = True,
     segmentations: np.ndarray | None = None,

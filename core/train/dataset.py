@@ -12,13 +12,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from core.errors import InputError
 from core.ingest import load_study
+from core.model.config import Preprocessing
 from core.preprocess import Grid, prepare
+from core.preprocess.chain import skull_mode
 from core.train.masks import mask_on_grid, mask_path
 
 BROKEN_CASES = frozenset({"00109", "00123", "00709"})
@@ -73,9 +74,10 @@ def find_cases(data_dir: Path, labels: dict[str, int]) -> tuple[list[Case], list
     return cases, skipped
 
 
-def content_key(folder: Path, config: dict[str, Any]) -> str:
-    """Hash of the preprocessing config and every file's path and bytes."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+def content_key(folder: Path, config: Preprocessing) -> str:
+    """Hash of the preprocessing config (with the skull-stripping mode in force) and every file's path and bytes."""
+    in_force = {**config.to_json(), "skull_strip": skull_mode(config)}
+    digest = hashlib.sha256(json.dumps(in_force, sort_keys=True).encode())
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode())
         with open(path, "rb") as handle:
@@ -88,9 +90,9 @@ class TensorCache:
     """Preprocessed network inputs (float16 .npy) under ``root/v<version>/``, with the grid each was put on
     (``-grid.npy``) and, for training with masks, the label map on that grid (``-seg-<mask hash>.npy``)."""
 
-    def __init__(self, root: Path, config: dict[str, Any]) -> None:
+    def __init__(self, root: Path, config: Preprocessing) -> None:
         self.config = config
-        self.folder = root / f"v{config['version']}"
+        self.folder = root / f"v{config.version}"
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def load(self, case: Case) -> np.ndarray:
@@ -110,7 +112,7 @@ class TensorCache:
         grid_file = path.with_name(path.stem + "-grid.npy")
         if not grid_file.exists():
             self.load(case)
-        return Grid(np.load(grid_file), tuple(self.config["input_shape"]))
+        return Grid(np.load(grid_file), self.config.input_shape)
 
     def segmentation(self, case: Case, masks_dir: Path) -> np.ndarray:
         """The case's BraTS label map (uint8) on its model grid, from ``masks_dir`` (cached); InputError when the
@@ -162,7 +164,7 @@ def load_segmentations(
     """Label maps (N, D, H, W) uint8 of ``cases`` in order; cases without a readable label file get an all-255
     map (ignored by the segmentation loss) and are listed."""
     maps, missing = [], []
-    shape = tuple(cache.config["input_shape"])
+    shape = cache.config.input_shape
     for case in cases:
         try:
             maps.append(cache.segmentation(case, masks_dir))

@@ -17,10 +17,11 @@ from monai.losses import DiceCELoss
 from torch import nn
 from tqdm import tqdm
 
+from core.metrics import auc
+from core.model.config import Preprocessing
 from core.model.network import MGMTNet
 from core.train.augment import segmentation_augmentations, sequence_dropout
 from core.train.masks import label_channels
-from core.train.metrics import auc
 
 IGNORED = 255
 """Label-map value of a case without a mask: the segmentation loss skips it."""
@@ -90,7 +91,7 @@ def predict_probabilities(model: MGMTNet, images: np.ndarray, batch_size: int = 
     return 1.0 / (1.0 + np.exp(-predict_logits(model, images, batch_size=batch_size)))
 
 
-def build_model(settings: TrainSettings, preprocessing: dict[str, Any]) -> MGMTNet:
+def build_model(settings: TrainSettings, preprocessing: Preprocessing) -> MGMTNet:
     return MGMTNet(architecture=settings.architecture, widen_factor=settings.widen_factor,
                    dropout=settings.dropout, preprocessing=preprocessing,
                    labels=["unmethylated", "methylated"], training=settings.to_json())
@@ -100,7 +101,7 @@ def train_model(
     images: np.ndarray,
     labels: np.ndarray,
     settings: TrainSettings,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     epochs: int | None = None,
     log: Callable[[str], None] = print,

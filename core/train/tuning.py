@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import optuna
 
+from core.model.config import Preprocessing
 from core.train.crossval import inner_split
 from core.train.loop import TrainSettings, train_model
 
@@ -47,7 +47,7 @@ def tune(
     storage: str,
     study_name: str,
     base: TrainSettings,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> optuna.Study:

@@ -31,8 +31,8 @@ TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
-def expected_probability(api_study: Path) -> float:
-    return Predictor.load().predict(load_study(api_study), with_cam=False).probability
+def expected_probability(synthetic_case: Path) -> float:
+    return Predictor.load().predict(load_study(synthetic_case), with_cam=False).probability
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,8 @@ def assert_busy(answer: requests.Response) -> None:
 
 
 def test_requests_beyond_the_only_place_get_503_and_the_holder_its_prediction(
-        ready: AppServer, api_study: Path, expected_probability: float) -> None:
-    zipped = study_zip(api_study)
+        ready: AppServer, synthetic_case: Path, expected_probability: float) -> None:
+    zipped = study_zip(synthetic_case)
     refused_before = admission(ready)["refused"]
     with place_held(ready, zipped) as held:
         answers = concurrently(3, lambda: post_study(ready, zipped))
@@ -117,14 +117,15 @@ def test_requests_beyond_the_only_place_get_503_and_the_holder_its_prediction(
     assert post_study(ready, zipped).status_code == 200  # the place was given back
 
 
-def test_a_refused_upload_larger_than_the_socket_buffers_still_gets_its_503(ready: AppServer, api_study: Path) -> None:
-    with place_held(ready, study_zip(api_study)):
-        assert_busy(post_study(ready, study_zip(api_study, padding=8 * 1024 * 1024)))
+def test_a_refused_upload_larger_than_the_socket_buffers_still_gets_its_503(ready: AppServer,
+                                                                          synthetic_case: Path) -> None:
+    with place_held(ready, study_zip(synthetic_case)):
+        assert_busy(post_study(ready, study_zip(synthetic_case, padding=8 * 1024 * 1024)))
 
 
 def test_concurrent_predictions_get_200_or_503_and_health_answers_throughout(
-        ready: AppServer, api_study: Path, expected_probability: float) -> None:
-    zipped = study_zip(api_study)
+        ready: AppServer, synthetic_case: Path, expected_probability: float) -> None:
+    zipped = study_zip(synthetic_case)
     refused_before = admission(ready)["refused"]
     done, health = threading.Event(), []
 

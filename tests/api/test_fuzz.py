@@ -14,14 +14,14 @@ import pytest
 import requests
 
 from tests.app_server import AppServer
-from tests.ingest.test_fuzz import SEED, bases, mutants  # noqa: F401  (bases: the fixture of the mutants' study)
+from tests.ingest.test_fuzz import SEED, mutants
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 API_MUTANTS = int(os.environ.get("FUZZ_API_MUTANTS", "30"))
 REQUEST_TIMEOUT_S = 120.0
 
 
-def test_mutated_uploads_get_4xx_json_never_500_or_a_hang(app_server: AppServer, bases: dict[str, Path],  # noqa: F811
+def test_mutated_uploads_get_4xx_json_never_500_or_a_hang(app_server: AppServer, bases: dict[str, Path],
                                                           tmp_path: Path) -> None:
     assert app_server.wait_for_model()["status"] == "ok"
     before = app_server.tmp_entries()

@@ -19,11 +19,11 @@ TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
-def cli_report(api_study: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def cli_report(synthetic_case: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """What ``python -m core predict --json --no-log`` says about the study."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MGMT_")}
     env.update(HF_HUB_OFFLINE="1", MGMT_DATA_DIR=str(tmp_path_factory.mktemp("cli-data")), PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, "-m", "core", "predict", str(api_study), "--json", "--no-log"], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "core", "predict", str(synthetic_case), "--json", "--no-log"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
@@ -36,8 +36,8 @@ def ready(app_server: AppServer) -> tuple[dict, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def zip_answer(app_server: AppServer, ready: tuple[dict, list[str]], api_study: Path) -> requests.Response:
-    files = {"study": ("study.zip", study_zip(api_study), "application/zip")}
+def zip_answer(app_server: AppServer, ready: tuple[dict, list[str]], synthetic_case: Path) -> requests.Response:
+    files = {"study": ("study.zip", study_zip(synthetic_case), "application/zip")}
     return requests.post(f"{app_server.url}/api/predict", files=files, timeout=TIMEOUT_S)
 
 
@@ -65,15 +65,15 @@ def test_predict_a_zip_gives_the_cli_probability_and_keys(zip_answer: requests.R
 
 
 def test_predict_files_with_relative_paths_gives_the_same_probability(
-        app_server: AppServer, ready: tuple[dict, list[str]], api_study: Path, cli_report: dict) -> None:
-    answer = requests.post(f"{app_server.url}/api/predict", files=study_files(api_study), timeout=TIMEOUT_S)
+        app_server: AppServer, ready: tuple[dict, list[str]], synthetic_case: Path, cli_report: dict) -> None:
+    answer = requests.post(f"{app_server.url}/api/predict", files=study_files(synthetic_case), timeout=TIMEOUT_S)
     assert answer.status_code == 200, answer.text
     assert answer.json()["probability"] == pytest.approx(cli_report["probability"], abs=1e-6)
     assert answer.json()["sequences"]["FLAIR"]["identified_by"] == cli_report["sequences"]["FLAIR"]["identified_by"]
 
 
 def test_prediction_log_lists_the_api_prediction_without_patient_identity(
-        app_server: AppServer, zip_answer: requests.Response, api_study: Path) -> None:
+        app_server: AppServer, zip_answer: requests.Response, synthetic_case: Path) -> None:
     answer = requests.get(f"{app_server.url}/api/predictions", params={"limit": 10}, timeout=30)
     assert answer.status_code == 200
     rows = answer.json()
@@ -82,7 +82,7 @@ def test_prediction_log_lists_the_api_prediction_without_patient_identity(
     assert mine[0]["probability"] == pytest.approx(zip_answer.json()["probability"], abs=1e-6)
     assert isinstance(mine[0]["timings_s"], dict) and mine[0]["timings_s"]["total"] > 0
     assert [row["time"] for row in rows] == sorted((row["time"] for row in rows), reverse=True)
-    for secret in patient_identity(api_study):
+    for secret in patient_identity(synthetic_case):
         assert secret not in answer.text
 
 
@@ -113,13 +113,14 @@ def test_predict_refuses_a_zip_of_garbage_naming_what_it_found(
     assert "notes.txt" in answer.json()["error"] and "not DICOM or NIfTI" in answer.json()["error"]
 
 
-def test_uploads_leave_nothing_behind(app_server: AppServer, ready: tuple[dict, list[str]], api_study: Path) -> None:
+def test_uploads_leave_nothing_behind(app_server: AppServer, ready: tuple[dict, list[str]],
+                                      synthetic_case: Path) -> None:
     _, before = ready
     large_garbage = {"study": ("garbage.zip", garbage_zip(3 * 1024 * 1024), "application/zip")}  # spooled to disk
     assert requests.post(f"{app_server.url}/api/predict", files=large_garbage, timeout=TIMEOUT_S).status_code == 400
     assert app_server.tmp_entries() == before
     assert _spooled_files_open_in(app_server) == []
-    study = {"study": ("study.zip", study_zip(api_study, padding=2 * 1024 * 1024), "application/zip")}
+    study = {"study": ("study.zip", study_zip(synthetic_case, padding=2 * 1024 * 1024), "application/zip")}
     assert requests.post(f"{app_server.url}/api/predict", files=study, timeout=TIMEOUT_S).status_code == 200
     assert app_server.tmp_entries() == before
     assert _spooled_files_open_in(app_server) == []

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from core.__main__ import main
-from core.model.hub import BUNDLED
 from core.store import TRAINING_COHORT, Store
-from core.synth.cohort import write_cohort
+from core.synth.cases import write_cohort
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def test_batch_scores_each_case_as_predict_does_and_skips_a_broken_one(cohort: P
     out, err = capsys.readouterr()
     assert code == 0
     assert "skipped 00004: " in err and "scored 4 case(s)" in out and "cohort 'site-b'" in out
-    cases = Store(db).cohort("site-b", str(BUNDLED), "local")
+    cases = Store(db).cohort("site-b", "bundled weights/", "local")
     assert cases["case"].tolist() == ["00000", "00001", "00002", "00003"]
     labels = (cohort / "train_labels.csv").read_text().splitlines()[1:5]
     assert cases["label"].tolist() == [int(line.split(",")[1]) for line in labels]
@@ -53,8 +52,8 @@ def test_batch_without_labels_scores_every_folder_under_the_given_name(cohort: P
     out, err = capsys.readouterr()
     assert "scored 4 case(s)" in out and "ROC AUC" not in out and "skipped 00004: " in err
     store = Store(db)
-    assert store.cohort("unlabelled", str(BUNDLED), "local")["label"].isna().all()
-    assert store.cohorts(str(BUNDLED), "local") == [TRAINING_COHORT, "unlabelled"]
+    assert store.cohort("unlabelled", "bundled weights/", "local")["label"].isna().all()
+    assert store.cohorts("bundled weights/", "local") == [TRAINING_COHORT, "unlabelled"]
 
 
 def test_batch_with_no_readable_case_exits_2(tmp_path: Path, db: Path, capsys) -> None:
@@ -79,7 +78,7 @@ def test_batch_replaces_a_cohort_of_the_same_name(cohort: Path, db: Path, tmp_pa
     shutil.copytree(cohort / "train" / "00002", single / "00002")
     earlier = pd.DataFrame({"case": ["00007", "00008"], "fold": [None, None], "label": [1, 0],
                             "probability": [0.4, 0.6]})
-    Store(db).replace_cohort("site-b", str(BUNDLED), "local", earlier)
+    Store(db).replace_cohort("site-b", "bundled weights/", "local", earlier)
     assert main(["batch", str(single), "--quiet"]) == 0
-    assert Store(db).cohort("site-b", str(BUNDLED), "local")["case"].tolist() == ["00002"]
+    assert Store(db).cohort("site-b", "bundled weights/", "local")["case"].tolist() == ["00002"]
 

@@ -9,13 +9,15 @@ import pytest
 
 from core.__main__ import main
 from core.store import Store
-from core.synth.cohort import write_case
+
+PINNED_KEYS = ("probability", "label", "threshold", "uncertainty", "sequences", "model", "preprocessing_version",
+               "study_hash", "timings_s", "warnings", "notice", "logged", "log_id")
+"""The keys of ``predict --json`` before the typed report (scripts depend on them)."""
 
 
-@pytest.fixture(scope="module")
-def case(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cohort")
-    return out / "train" / write_case(out, 2, seed=8).case_id
+@pytest.fixture
+def case(synthetic_case: Path) -> Path:
+    return synthetic_case
 
 
 def test_predict_logs_one_row_with_the_printed_probability(case: Path, db: Path, capsys) -> None:
@@ -36,8 +38,13 @@ def test_predict_no_log_adds_no_row(case: Path, db: Path, capsys) -> None:
 def test_predict_json_keeps_its_keys_and_times_loading_first(case: Path, db: Path, capsys) -> None:
     assert main(["predict", str(case), "--json", "--no-cam", "--no-log"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert {"probability", "label", "threshold", "uncertainty", "sequences", "model", "preprocessing_version",
-            "study_hash", "timings_s", "warnings", "notice"} <= set(report)
+    assert list(report)[:13] == list(PINNED_KEYS)  # the keys scripts rely on, in their order; new ones come after
+    assert set(report["uncertainty"]) == {"std", "interval90", "augmentations", "method"}
+    assert set(report["model"]) == {"repo", "revision"} and report["model"]["repo"] == "bundled weights/"
+    assert list(report["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
+    assert set(report["sequences"]["T1w"]) == {"source", "identified_by", "shape", "n_slices", "spacing_mm", "axcodes",
+                                               "plane", "rescale"}
+    assert report["skull_strip"] == {"action": "already stripped", "reason": "detected", "mode": "auto"}
     timings = list(report["timings_s"])
     assert timings[0] == "load_model" and timings[-1] == "total" and "read" in timings and "model" in timings
     assert report["timings_s"]["total"] >= sum(v for k, v in report["timings_s"].items() if k != "total") - 0.01

@@ -56,12 +56,12 @@ def test_a_database_path_that_cannot_be_used_answers_503_naming_it(tmp_path: Pat
     assert folder.is_dir() and list(tmp_path.iterdir()) == [folder]
 
 
-def test_a_prediction_is_still_answered_when_the_log_cannot_be_written(tmp_path: Path, api_study: Path,
+def test_a_prediction_is_still_answered_when_the_log_cannot_be_written(tmp_path: Path, synthetic_case: Path,
                                                                       caplog) -> None:
     folder = tmp_path / "mgmt.duckdb"
     folder.mkdir()
     service = Service(settings=replace(get_settings(), db_path=folder), import_cohort=False).start(background=False)
     with caplog.at_level(logging.WARNING, logger="core"):
-        report = service.predict(api_study, with_cam=False).report
+        report = service.predict(synthetic_case, with_cam=False).report
     assert 0 <= report["probability"] <= 1 and (report["logged"], report["log_id"]) == (False, None)
     assert f"Prediction not logged: The database '{folder}' cannot be used" in caplog.text

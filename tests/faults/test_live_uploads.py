@@ -85,9 +85,9 @@ def test_an_upload_cut_off_half_way_leaves_nothing(app_server: AppServer, baseli
 
 
 def test_a_client_that_hangs_up_before_the_answer_leaves_nothing(app_server: AppServer, baseline: list[str],
-                                                                 api_study: Path) -> None:
+                                                                 synthetic_case: Path) -> None:
     logged = _logged(app_server)
-    content_type, body = multipart([("study", "study.zip", _padded_zip(api_study, 0))])
+    content_type, body = multipart([("study", "study.zip", _padded_zip(synthetic_case, 0))])
     _send(app_server, body, content_type, declared=len(body))
     assert _settled(app_server, baseline, logged + 1) == (baseline, [])
     assert _logged(app_server) == logged + 1  # the prediction ran to its end, then found nobody to answer
@@ -107,9 +107,9 @@ def tmpdir_replaced_by_a_file(app_server: AppServer) -> Iterator[Path]:
 
 
 def test_a_temporary_folder_that_is_a_file_answers_503_naming_it(app_server: AppServer, baseline: list[str],
-                                                                 api_study: Path,
+                                                                 synthetic_case: Path,
                                                                  tmpdir_replaced_by_a_file: Path) -> None:
-    answer = requests.post(f"{app_server.url}/api/predict", files=study_files(api_study), timeout=300)
+    answer = requests.post(f"{app_server.url}/api/predict", files=study_files(synthetic_case), timeout=300)
     assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
     assert answer.json()["error"].startswith(f"The temporary folder '{tmpdir_replaced_by_a_file}' of this server "
                                              "cannot take the upload (Not a directory)")
@@ -128,8 +128,8 @@ def files_capped(app_server: AppServer) -> Iterator[int]:
 
 
 def test_a_full_temporary_folder_answers_503_and_leaves_nothing(app_server: AppServer, baseline: list[str],
-                                                                api_study: Path, files_capped: int) -> None:
-    upload = {"study": ("study.zip", _padded_zip(api_study, 4 * files_capped))}
+                                                                synthetic_case: Path, files_capped: int) -> None:
+    upload = {"study": ("study.zip", _padded_zip(synthetic_case, 4 * files_capped))}
     answer = requests.post(f"{app_server.url}/api/predict", files=upload, timeout=300)
     assert answer.status_code == 503, answer.text
     assert answer.json()["error"].startswith(f"The temporary folder '{app_server.tmpdir}' of this server cannot "
@@ -138,8 +138,9 @@ def test_a_full_temporary_folder_answers_503_and_leaves_nothing(app_server: AppS
 
 
 def test_uploads_work_again_once_the_folder_is_fixed(app_server: AppServer, baseline: list[str],
-                                                     api_study: Path) -> None:
-    answer = requests.post(f"{app_server.url}/api/predict", files={"study": ("study.zip", _padded_zip(api_study, 0))},
+                                                     synthetic_case: Path) -> None:
+    padded = _padded_zip(synthetic_case, 0)
+    answer = requests.post(f"{app_server.url}/api/predict", files={"study": ("study.zip", padded)},
                            timeout=300)
     assert answer.status_code == 200 and answer.json()["logged"] is True
     assert _settled(app_server, baseline) == (baseline, [])

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from streamlit.testing.v1 import AppTest
 
+from core.__main__ import main
 from core.config import get_settings
 from core.errors import ModelUnavailable
 from core.model.hub import BUNDLED
-from core.service import Service
-from tests.app_server import running_app
+from core.service import Service, reset_service
+from tests.app_server import ROOT, running_app
 
 
 def _broken_weights(root: Path, how: str) -> Path:
@@ -63,3 +65,36 @@ def test_the_server_stays_up_and_answers_503_with_the_reason(tmp_path: Path, fau
         assert prediction.json()["error"] == health["model"]["error"]
     assert again.status_code == 503 and again.json()["model"] == health["model"]
     assert log.count("The model could not be loaded") == 1  # tried once, with its traceback in the log: no loop
+
+
+def test_a_prediction_with_unreadable_weights_is_logged_as_failed_not_rejected(tmp_path: Path,
+                                                                                synthetic_case: Path) -> None:
+    settings = replace(get_settings(), db_path=tmp_path / "mgmt.duckdb")
+    service = Service(settings=settings, model=str(_broken_weights(tmp_path, "garbage")), import_cohort=False)
+    with pytest.raises(ModelUnavailable):
+        service.start(background=False).predict(synthetic_case)
+    rows = service.store.predictions()
+    assert list(rows["status"]) == ["failed"] and "could not be loaded" in rows.iloc[0]["error"]
+
+
+def test_the_cli_exits_3_for_unreadable_weights(tmp_path: Path, synthetic_case: Path, capsys,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MGMT_DB", str(tmp_path / "mgmt.duckdb"))
+    folder = _broken_weights(tmp_path, "garbage")
+    assert main(["predict", str(synthetic_case), "--model", str(folder), "--no-log"]) == 3
+    assert capsys.readouterr().err.startswith(f"error: The model '{folder}' could not be loaded")
+
+
+def test_the_predict_page_does_not_blame_the_study_for_unreadable_weights(tmp_path: Path) -> None:
+    settings = replace(get_settings(), db_path=tmp_path / "mgmt.duckdb")
+    reset_service(Service(settings=settings, model=str(_broken_weights(tmp_path, "garbage")), import_cohort=False))
+    try:
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        app.switch_page("pages/predict.py").run()
+        app.button(key="predict").click().run()
+    finally:
+        reset_service()
+    assert not app.exception
+    statuses = [element.label for element in app.get("expandable")] if app.get("expandable") else []
+    shown = " ".join([e.value for e in app.warning] + [e.value for e in app.error] + statuses)
+    assert "could not be loaded" in shown and "study could not be used" not in shown

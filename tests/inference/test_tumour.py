@@ -16,7 +16,7 @@ from core.inference.tumour import Tumour, export_segmentation
 from core.ingest import load_study
 from core.model import MGMTNet, ModelSource
 from core.preprocess import Grid
-from core.synth.cohort import write_case
+from core.synth.cases import write_case
 
 TINY = {"input_shape": [32, 32, 32], "spacing_mm": [6.0, 6.0, 6.0]}
 
@@ -76,7 +76,7 @@ def test_prediction_applies_the_calibration_map_to_the_logit(prepared_case) -> N
     calibrated = _predictor({"method": "platt", "slope": 2.0, "intercept": -1.0}).predict(prepared_case,
                                                                                           with_cam=False)
     assert calibrated.logit == pytest.approx(plain.logit, abs=1e-5)
-    augmented = np.array(plain.uncertainty["augmentations"])
+    augmented = np.array(plain.uncertainty.augmentations)
     logits = np.log(augmented / (1 - augmented))  # per-augmentation logits, uncalibrated
     expected = np.mean(1 / (1 + np.exp(-(2.0 * logits - 1.0))))
     assert calibrated.probability == pytest.approx(expected, abs=1e-5)

@@ -31,13 +31,11 @@ import pytest
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 
-from core import SEQUENCES
 from core.config import get_settings
 from core.errors import InputError
 from core.ingest import UploadedFile, load_study
 from core.service import Service
 from core.store import Store
-from core.synth.cohort import write_case
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]  # damaged files make pydicom and numpy warn
 SEED = int(os.environ.get("FUZZ_SEED", "20250611"))
@@ -314,21 +312,6 @@ def mutants(seed: int, count: int, bases: dict[str, Path], scratch: Path) -> Ite
     rng = random.Random(seed)
     for number in range(count):
         yield make_mutant(rng, number, bases, scratch)
-
-
-@pytest.fixture(scope="module")
-def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The study every mutant starts from, in DICOM and (exported from it) as four BraTS-named NIfTI files."""
-    out = tmp_path_factory.mktemp("fuzz-base")
-    dicom = out / "train" / write_case(out, 3, seed=5).case_id
-    nifti = out / "nifti" / "BraTS2021_00003"
-    nifti.mkdir(parents=True)
-    study = load_study(dicom)
-    for sequence in SEQUENCES:
-        volume = study[sequence]
-        nib.save(nib.Nifti1Image(volume.intensities(), volume.affine),
-                 nifti / f"BraTS2021_00003_{NIFTI_NAMES[sequence]}.nii.gz")
-    return {"dicom": dicom, "nifti": nifti}
 
 
 def bounded(call: Callable[[], object], timeout: float) -> object:

@@ -44,7 +44,7 @@ def test_bundled_weights_load_strictly_and_fit_the_budget() -> None:
     model, source = load_model()
     assert source.folder == BUNDLED and source.revision == "local"
     assert (BUNDLED / "model.safetensors").stat().st_size <= 16 * 1024**2
-    assert model.preprocessing["sequences"] == ["FLAIR", "T1w", "T1wCE", "T2w"]
+    assert model.config.preprocessing.sequences == ("FLAIR", "T1w", "T1wCE", "T2w")
     card = (BUNDLED / "README.md").read_text()
     headline = card.split("---\n", 2)[2].lstrip().splitlines()[0]  # the first line after the front matter
     assert headline.startswith(("**These weights are randomly initialised", "**Trained on synthetic data only"))

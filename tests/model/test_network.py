@@ -22,7 +22,7 @@ def model() -> MGMTNet:
 def test_outputs_are_a_logit_and_four_segmentation_channels_on_the_input_grid(model: MGMTNet) -> None:
     logit, segmentation = model.outputs(torch.randn(2, 4, 32, 32, 32))
     assert logit.shape == (2, 1) and segmentation.shape == (2, 4, 32, 32, 32)
-    assert model.segmentation_labels == [0, 1, 2, 4]
+    assert model.config.segmentation_labels == (0, 1, 2, 4)
 
 
 def test_a_channel_marked_missing_is_ignored_whatever_it_holds(model: MGMTNet) -> None:
@@ -49,7 +49,7 @@ def test_tumour_statistics_are_soft_volumes_in_ml_and_ratios() -> None:
     probabilities[0, 0] = 1.0
     probabilities[0, :, :2] = torch.tensor([0.0, 0.5, 0.25, 0.25])[:, None, None, None]  # 200 voxels
     statistics = tumour_statistics(probabilities, voxel_ml=0.027)
-    necrotic, oedema, enhancing = 200 * 0.5 * 0.027, 200 * 0.25 * 0.027, 200 * 0.25 * 0.027
+    necrotic, enhancing = 200 * 0.5 * 0.027, 200 * 0.25 * 0.027
     assert statistics[0, 0].item() == pytest.approx(torch.log1p(torch.tensor(necrotic)).item(), rel=1e-5)
     assert statistics[0, 3].item() == pytest.approx(torch.log1p(torch.tensor(5.4)).item(), rel=1e-5)
     assert statistics[0, 4].item() == pytest.approx(necrotic / (necrotic + enhancing + 0.05), rel=1e-5)
@@ -73,7 +73,7 @@ def test_saved_model_loads_strictly_with_everything_in_config_json(model: MGMTNe
     x = torch.randn(1, 4, 32, 32, 32)
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x))
-    assert loaded.calibration["intercept"] == 0.1 and loaded.threshold == 0.4
+    assert loaded.config.calibration.intercept == 0.1 and loaded.config.threshold == 0.4
     state = calibrated.state_dict()
     state.pop("head.3.bias")
     torch.save(state, tmp_path / "partial.pt")

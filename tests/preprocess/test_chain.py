@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.ingest import load_study
-from core.model.network import DEFAULT_PREPROCESSING
+from core.model.config import Preprocessing
 from core.preprocess import prepare, training_augmentations
 from tests.conftest import write_study
 
@@ -27,7 +27,7 @@ def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("study") / "case"
     write_study(root, planes={"FLAIR": "axial", "T1w": "sagittal", "T1wCE": "coronal", "T2w": "oblique"},
                 shape=(84, 84, 56), spacing=(2.4, 2.4, 3.5), rescale=(1.0, 0.0), field=head_with_feature)
-    return prepare(load_study(root), dict(DEFAULT_PREPROCESSING))
+    return prepare(load_study(root), Preprocessing())
 
 
 def test_a_planted_feature_lands_at_the_same_world_position_in_every_sequence(prepared) -> None:
@@ -49,7 +49,7 @@ def test_brain_mask_matches_the_head_volume_and_normalisation_is_zscore(prepared
     expected_ml = 4 / 3 * np.pi * np.prod(RADII) / 1000
     measured_ml = prepared.brain_mask.sum() * 8 / 1000
     assert measured_ml == pytest.approx(expected_ml, rel=0.08)
-    assert prepared.skull == "already stripped"
+    assert prepared.skull.action == "already stripped"
     for channel in prepared.image:
         inside = channel[prepared.brain_mask]
         assert abs(float(inside.mean())) < 1e-3 and float(inside.std()) == pytest.approx(1.0, abs=1e-3)
@@ -58,7 +58,7 @@ def test_brain_mask_matches_the_head_volume_and_normalisation_is_zscore(prepared
 
 def test_training_augmentations_keep_shape_and_change_values() -> None:
     image = np.random.default_rng(0).normal(size=(4, 32, 32, 32)).astype(np.float32)
-    chain = training_augmentations(dict(DEFAULT_PREPROCESSING))
+    chain = training_augmentations(Preprocessing())
     chain.set_random_state(seed=3)
     outputs = [np.asarray(chain({"image": image.copy()})["image"]) for _ in range(4)]
     assert all(o.shape == (4, 32, 32, 32) for o in outputs)

@@ -10,9 +10,9 @@ import pytest
 from scipy import ndimage
 
 from core.ingest import load_study
-from core.model.network import DEFAULT_PREPROCESSING
+from core.model.config import Preprocessing
 from core.preprocess import prepare
-from core.synth.cohort import write_case
+from core.synth.cases import write_case
 
 
 def _true_mask_on_grid(mask_path: Path, grid) -> np.ndarray:
@@ -31,8 +31,8 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.slow
 def test_skull_on_case_is_stripped_by_deepbet_close_to_the_true_brain(tmp_path: Path) -> None:
     truth = write_case(tmp_path, 1, seed=4, skull=True)
-    prepared = prepare(load_study(tmp_path / "train" / truth.case_id), dict(DEFAULT_PREPROCESSING))
-    assert prepared.skull == "stripped by deepbet"
+    prepared = prepare(load_study(tmp_path / "train" / truth.case_id), Preprocessing())
+    assert prepared.skull.action == "stripped by deepbet" and prepared.skull.reason == "detected"
     assert any("deepbet" in w for w in prepared.warnings)
     score = dice(prepared.brain_mask, _true_mask_on_grid(tmp_path / "masks" / "00001_brain.nii.gz", prepared.grid))
     assert score >= 0.9, score
@@ -40,8 +40,8 @@ def test_skull_on_case_is_stripped_by_deepbet_close_to_the_true_brain(tmp_path: 
 
 def test_stripped_case_keeps_its_own_mask(tmp_path: Path) -> None:
     truth = write_case(tmp_path, 2, seed=4, skull=False)
-    prepared = prepare(load_study(tmp_path / "train" / truth.case_id), dict(DEFAULT_PREPROCESSING))
-    assert prepared.skull == "already stripped"
+    prepared = prepare(load_study(tmp_path / "train" / truth.case_id), Preprocessing())
+    assert prepared.skull.action == "already stripped"
     score = dice(prepared.brain_mask, _true_mask_on_grid(tmp_path / "masks" / "00002_brain.nii.gz", prepared.grid))
     assert score >= 0.9, score
 
@@ -49,8 +49,9 @@ def test_stripped_case_keeps_its_own_mask(tmp_path: Path) -> None:
 def test_skull_stripping_can_be_switched_off(tmp_path: Path, monkeypatch) -> None:
     truth = write_case(tmp_path, 1, seed=4, skull=True)
     monkeypatch.setenv("MGMT_SKULL_STRIP", "never")
-    prepared = prepare(load_study(tmp_path / "train" / truth.case_id), dict(DEFAULT_PREPROCESSING))
-    assert prepared.skull == "kept (skull stripping off)"
+    prepared = prepare(load_study(tmp_path / "train" / truth.case_id), Preprocessing())
+    assert (prepared.skull.action, prepared.skull.reason, prepared.skull.mode) == ("kept (skull stripping off)",
+                                                                                   "forced", "never")
 
 
 def test_an_empty_t1_is_a_clear_input_error_not_a_deepbet_crash() -> None:

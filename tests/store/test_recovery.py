@@ -110,14 +110,14 @@ def test_a_file_from_a_newer_app_is_not_set_aside(tmp_path: Path) -> None:
     Store(path)
     with duckdb.connect(str(path)) as connection:
         connection.execute("INSERT INTO schema_version VALUES (99, 'from the future', now())")
-    with pytest.raises(InputError, match="schema version 99"):
+    with pytest.raises(StoreUnavailable, match="schema version 99"):
         Store(path)
     assert _aside(path) == []
 
 
-def test_an_unusable_store_is_an_input_error_for_the_cli_and_a_503_for_the_api() -> None:
+def test_an_unusable_store_is_the_services_problem_not_the_users() -> None:
     error = StoreUnavailable("The database 'x' cannot be used (disk full).")
-    assert isinstance(error, InputError) and isinstance(error, ServiceUnavailable)
+    assert not isinstance(error, InputError) and isinstance(error, ServiceUnavailable)
     assert error.user_message == "The database 'x' cannot be used (disk full)." and error.retry_after_s > 0
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.errors import InputError
-from core.store import Store, StoreBusy
+from core.store import Store, StoreBusy, StoreUnavailable
 from core.store.schema import MIGRATIONS, Migration, migrate, schema_version
 
 
@@ -60,7 +59,7 @@ def test_a_file_from_a_newer_app_is_refused_with_its_version(tmp_path: Path) -> 
     Store(path)
     with duckdb.connect(str(path)) as connection:
         connection.execute("INSERT INTO schema_version VALUES (99, 'from the future', now())")
-    with pytest.raises(InputError, match=r"schema version 99.*expected version 1 or older") as caught:
+    with pytest.raises(StoreUnavailable, match=r"schema version 99.*expected version 1 or older") as caught:
         Store(path)
     assert str(path) in caught.value.user_message
 
@@ -68,7 +67,7 @@ def test_a_file_from_a_newer_app_is_refused_with_its_version(tmp_path: Path) -> 
 def test_without_recovery_a_file_that_is_not_a_database_is_named_in_the_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.duckdb"
     path.write_text("these are my notes, not a database\n" * 200)
-    with pytest.raises(InputError, match="is not a DuckDB database") as caught:
+    with pytest.raises(StoreUnavailable, match="is not a DuckDB database") as caught:
         Store(path, recover=False)
     assert not isinstance(caught.value, StoreBusy) and f"'{path}'" in caught.value.user_message
     assert path.read_text().startswith("these are my notes")  # left as it was
@@ -78,7 +77,7 @@ def test_a_database_with_foreign_tables_of_the_same_name_is_refused(tmp_path: Pa
     path = tmp_path / "other.duckdb"
     with duckdb.connect(str(path)) as connection:
         connection.execute("CREATE TABLE predictions (x INTEGER)")
-    with pytest.raises(InputError, match="holds tables this app did not create"):
+    with pytest.raises(StoreUnavailable, match="holds tables this app did not create"):
         Store(path)
     with duckdb.connect(str(path)) as connection:  # rolled back: no half-made schema left behind
         assert schema_version(connection) == 0

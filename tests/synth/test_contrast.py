@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.synth.anatomy import deformed, head_layers
-from core.synth.cohort import case_rng
+from core.synth.cases import case_rng
 from core.synth.contrast import render_all
 from core.synth.tumour import DEFAULT_SEPARATION, ENHANCING, NECROSIS, OEDEMA, draw_traits, tumour_labels
 

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import norm
 
 from core.synth.anatomy import deformed
-from core.synth.cohort import case_rng
+from core.synth.cases import case_rng
 from core.synth.tumour import (
     DEFAULT_SEPARATION,
     ENHANCING,

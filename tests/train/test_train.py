@@ -17,13 +17,13 @@ import core.train.dataset as dataset
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import load_model
-from core.model.network import DEFAULT_PREPROCESSING
-from core.synth.cohort import write_cohort
+from core.model.config import Preprocessing
+from core.synth.cases import write_cohort
 from core.train.dataset import BROKEN_CASES, TensorCache, find_cases, load_cohort, read_labels
 from core.train.loop import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = {**DEFAULT_PREPROCESSING, "input_shape": [32, 32, 32], "spacing_mm": [6.0, 6.0, 6.0]}
+TINY = Preprocessing(input_shape=(32, 32, 32), spacing_mm=(6.0, 6.0, 6.0))
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,9 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     assert "Segmentation trained on the label maps of 8 of 8 cases" in run.stdout
     assert list((tmp_path / "cache" / "v1").glob("00003-*-seg-*.npy"))  # masks cached beside the tensors
     model, source = load_model(str(tmp_path / "model"))
-    assert model.calibration["method"] == "platt" and model.calibration["slope"] != 1.0
-    assert model.preprocessing["input_shape"] == [32, 32, 32] and model.training_record["epochs"] == 2
-    assert model.metrics["n"] == 8 and model.metrics["cv_folds"] == 2
+    assert model.config.calibration.method == "platt" and model.config.calibration.slope != 1.0
+    assert model.config.preprocessing.input_shape == (32, 32, 32) and model.config.training["epochs"] == 2
+    assert model.config.metrics.metrics.n == 8 and model.config.metrics.cv_folds == 2
     with open(tmp_path / "model" / "oof.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(int(r["BraTS21ID"]) for r in rows) == list(range(8))
@@ -111,12 +111,19 @@ def test_cache_is_reused_and_broken_cases_are_skipped(cohort: Path, tmp_path: Pa
     np.testing.assert_array_equal(first, again)
 
 
+def test_a_forced_skull_setting_keys_the_cache_apart(cohort: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = cohort / "train" / "00000"
+    automatic = dataset.content_key(folder, TINY)
+    monkeypatch.setenv("MGMT_SKULL_STRIP", "never")
+    assert dataset.content_key(folder, TINY) != automatic  # training under a forced mode never reuses auto tensors
+
+
 def test_training_without_masks_says_it_is_classification_only(cohort: Path, tmp_path: Path) -> None:
     import argparse
 
     from core.cli.train import _segmentations
 
-    maps, note = _segmentations(argparse.Namespace(masks=None), [], dict(TINY))
+    maps, note = _segmentations(argparse.Namespace(masks=None), [], TINY)
     assert maps is None and note.startswith("No --masks: classification only")
 
 

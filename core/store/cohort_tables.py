@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from core.errors import InputError
+from core.errors import ModelUnavailable
 from core.store.schema import utc_naive
 
 TRAINING_COHORT = "training (out-of-fold)"
@@ -52,12 +52,12 @@ def read_oof(path: Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, dtype={"BraTS21ID": str})
     except (OSError, ValueError) as err:
-        raise InputError(f"Out-of-fold file '{path}' cannot be read ({err}); expected a CSV with columns "
-                         f"{','.join(OOF_COLUMNS)}.") from err
+        raise ModelUnavailable(f"Out-of-fold file '{path}' cannot be read ({err}); expected a CSV with columns "
+                               f"{','.join(OOF_COLUMNS)}.") from err
     missing = [name for name in OOF_COLUMNS if name not in table.columns]
     if missing:
-        raise InputError(f"Out-of-fold file '{path}' has columns {list(table.columns)}; expected "
-                         f"{','.join(OOF_COLUMNS)}.")
+        raise ModelUnavailable(f"Out-of-fold file '{path}' has columns {list(table.columns)}; expected "
+                               f"{','.join(OOF_COLUMNS)}.")
     cases = table["BraTS21ID"].fillna("").str.strip()
     try:
         if (cases == "").any():
@@ -66,8 +66,8 @@ def read_oof(path: Path) -> pd.DataFrame:
             "case": cases.where(~cases.str.isdigit(), cases.str.zfill(5)),
             "fold": table["fold"], "label": table["MGMT_value"], "probability": table["probability"]}))
     except (TypeError, ValueError) as err:
-        raise InputError(f"Out-of-fold file '{path}' holds values that are not cases with a fold, a 0/1 label and "
-                         f"a probability from 0 to 1 ({err}).") from err
+        raise ModelUnavailable(f"Out-of-fold file '{path}' holds values that are not cases with a fold, a 0/1 label "
+                               f"and a probability from 0 to 1 ({err}).") from err
 
 
 def write_cases(connection: duckdb.DuckDBPyConnection, name: str, model_repo: str, model_revision: str,

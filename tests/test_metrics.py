@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
 
-from core.train.metrics import bootstrap_auc_interval, calibration_curve, evaluate_predictions
+from core.metrics import bootstrap_auc_interval, calibration_curve, evaluate_predictions
 
 LABELS = np.array([0, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1])
 PROBS = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.6, 0.55, 0.7, 0.3, 0.45, 0.65])

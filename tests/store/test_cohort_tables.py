@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.errors import InputError
+from core.errors import ModelUnavailable
+from core.metrics import auc
 from core.model.hub import BUNDLED, ModelSource
 from core.store import TRAINING_COHORT, Store
-from core.train.metrics import auc
 
 CONFIG = json.loads((BUNDLED / "config.json").read_text())
-SOURCE = ModelSource(repo=str(BUNDLED), revision="local", folder=BUNDLED)
+SOURCE = ModelSource(repo="bundled weights/", revision="local", folder=BUNDLED)
 
 
 def _cases(probabilities: list[float], labels: list[int | None] | None = None) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def test_an_oof_csv_without_its_columns_is_named_in_the_error(store: Store, tmp_
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "oof.csv").write_text("id,p\n1,0.5\n")
-    with pytest.raises(InputError, match="expected BraTS21ID,MGMT_value,fold,probability") as caught:
+    with pytest.raises(ModelUnavailable, match="expected BraTS21ID,MGMT_value,fold,probability") as caught:
         store.import_training_cohort(ModelSource("m", "local", folder), {})
     assert str(folder / "oof.csv") in caught.value.user_message
 
@@ -65,7 +65,7 @@ def test_an_oof_csv_with_a_probability_above_one_is_refused(store: Store, tmp_pa
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "oof.csv").write_text("BraTS21ID,MGMT_value,fold,probability\n7,1,0,1.5\n")
-    with pytest.raises(InputError, match="probability from 0 to 1"):
+    with pytest.raises(ModelUnavailable, match="probability from 0 to 1"):
         store.import_training_cohort(ModelSource("m", "local", folder), {})
 
 

@@ -1,11 +1,46 @@
-"""Classification metrics with honest uncertainty: ROC AUC with a bootstrap 95% interval, Brier, calibration."""
+"""Classification metrics with honest uncertainty: ROC AUC with a bootstrap 95% interval, Brier, calibration.
+
+Neutral ground: training, evaluation, the store's cohort summaries and the pages all count the same way here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """True/false positives and negatives when P(methylated) >= a threshold is called methylated."""
+
+    tp: int
+    tn: int
+    fp: int
+    fn: int
+
+    @classmethod
+    def at(cls, labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> Confusion:
+        predicted = np.asarray(probabilities, float) >= threshold
+        truth = np.asarray(labels).astype(bool)
+        return cls(tp=int(np.sum(predicted & truth)), tn=int(np.sum(~predicted & ~truth)),
+                   fp=int(np.sum(predicted & ~truth)), fn=int(np.sum(~predicted & truth)))
+
+    @property
+    def sensitivity(self) -> float:
+        """Recall of the methylated class (0 when there is none)."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def specificity(self) -> float:
+        return self.tn / (self.tn + self.fp) if self.tn + self.fp else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    def to_json(self) -> dict[str, int]:
+        return {"tp": self.tp, "tn": self.tn, "fp": self.fp, "fn": self.fn}
 
 
 @dataclass(frozen=True)
@@ -28,9 +63,19 @@ class Metrics:
         data["auc_ci95"] = list(self.auc_ci95)
         return data
 
+    @classmethod
+    def from_json(cls, data: dict) -> Metrics:
+        """The metrics as ``to_json`` wrote them (a model's config.json, a cohort); KeyError/TypeError if not."""
+        fields = {name: data[name] for name in cls.__dataclass_fields__}
+        fields["auc_ci95"] = tuple(float(v) for v in fields["auc_ci95"])
+        fields["confusion"] = {k: int(v) for k, v in fields["confusion"].items()}
+        return cls(**fields)
+
 
 def auc(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """ROC AUC (0.5 when only one class is present, where it is undefined)."""
+    from sklearn.metrics import roc_auc_score  # scikit-learn loads in ~1 s: only when a curve is computed
+
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
         return 0.5
@@ -63,25 +108,20 @@ def evaluate_predictions(
     """All metrics the model card and ``evaluate`` report."""
     labels = np.asarray(labels).astype(int)
     probabilities = np.asarray(probabilities, float)
-    predicted = (probabilities >= threshold).astype(int)
-    tp = int(np.sum((predicted == 1) & (labels == 1)))
-    tn = int(np.sum((predicted == 0) & (labels == 0)))
-    fp = int(np.sum((predicted == 1) & (labels == 0)))
-    fn = int(np.sum((predicted == 0) & (labels == 1)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    confusion = Confusion.at(labels, probabilities, threshold)
+    precision, recall = confusion.precision, confusion.sensitivity
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Metrics(
         n=len(labels),
         auc=auc(labels, probabilities),
         auc_ci95=bootstrap_auc_interval(labels, probabilities, rounds=rounds),
-        accuracy=float((tp + tn) / len(labels)) if len(labels) else 0.0,
+        accuracy=float((confusion.tp + confusion.tn) / len(labels)) if len(labels) else 0.0,
         precision=float(precision),
         recall=float(recall),
         f1=float(f1),
         brier=float(np.mean((probabilities - labels) ** 2)) if len(labels) else 0.0,
         threshold=threshold,
-        confusion={"tp": tp, "tn": tn, "fp": fp, "fn": fn},
+        confusion=confusion.to_json(),
     )
 
 
@@ -102,5 +142,7 @@ def calibration_curve(labels: np.ndarray, probabilities: np.ndarray, bins: int =
 
 def roc_points(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, list[float]]:
     """False and true positive rates of the ROC curve."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(np.asarray(labels), np.asarray(probabilities))
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}

@@ -18,7 +18,7 @@ from core import SEQUENCES
 from core.errors import InputError
 from core.ingest import load_study
 from core.ingest.geometry import world_of_voxels
-from core.synth.cohort import CaseTruth, write_case, write_cohort
+from core.synth.cases import CaseTruth, write_case, write_cohort
 from core.synth.tumour import ENHANCING, NECROSIS, OEDEMA
 
 

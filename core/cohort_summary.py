@@ -1,4 +1,4 @@
-"""What the Cohort page shows, computed from a cohort's rows (case, fold, label, probability) in the store."""
+"""The summary the Cohort page shows, computed from a cohort's rows (case, fold, label, probability) in the store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.train.metrics import Metrics, calibration_curve, evaluate_predictions, roc_points
+from core.metrics import Metrics, calibration_curve, evaluate_predictions, roc_points
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,3 @@ def summarise_cohort(cases: pd.DataFrame, threshold: float, rounds: int = 2000) 
                              roc_points(labels, probabilities), calibration_curve(labels, probabilities))
     return CohortSummary(len(cases), len(labelled), int(labelled["label"].sum()) if len(labelled) else 0,
                          cases["probability"].to_numpy(float), None, None, None, None)
-
-
-def confusion_at(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, int]:
-    """True/false positives and negatives when P(methylated) >= ``threshold`` is called methylated."""
-    predicted = probabilities >= threshold
-    truth = labels.astype(bool)
-    return {"tp": int(np.sum(predicted & truth)), "tn": int(np.sum(~predicted & ~truth)),
-            "fp": int(np.sum(predicted & ~truth)), "fn": int(np.sum(~predicted & truth))}

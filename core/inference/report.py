@@ -1,0 +1,99 @@
+"""The typed parts of a prediction report, and their one JSON form (``predict --json``, REST, log, pages).
+
+The keys written here are a contract: scripts read them, so keys are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.ingest.study import Volume
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """How sure the model is: spread of Monte-Carlo draws, their 90% interval, per-augmentation probabilities."""
+
+    std: float
+    interval90: tuple[float, float]
+    augmentations: tuple[float, ...]
+    method: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"std": round(self.std, 6), "interval90": [round(v, 6) for v in self.interval90],
+                "augmentations": [round(p, 6) for p in self.augmentations], "method": self.method}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which model answered: its repo (a Hub id, or a local folder's name, never a server path), the revision
+    actually loaded (a commit hash, or "local"), and the preprocessing version it was fed by."""
+
+    repo: str
+    revision: str
+    preprocessing_version: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"repo": self.repo, "revision": self.revision}
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per stage, in the order the stages ran."""
+
+    stages: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, stages: Mapping[str, float]) -> Timings:
+        return cls(tuple((name, float(seconds)) for name, seconds in stages.items()))
+
+    def __add__(self, later: Timings) -> Timings:
+        """These stages, then ``later``'s (a stage named in both keeps ``later``'s time, in its first place)."""
+        merged = dict(self.stages)
+        merged.update(later.stages)
+        return Timings.of(merged)
+
+    def __getitem__(self, name: str) -> float:
+        return dict(self.stages)[name]
+
+    def __iter__(self) -> Iterator[tuple[str, float]]:
+        return iter(self.stages)
+
+    def to_json(self) -> dict[str, float]:
+        return {name: round(seconds, 4) for name, seconds in self.stages}
+
+
+@dataclass(frozen=True)
+class SequenceSource:
+    """Which series became a sequence, how it was recognised, and its acquisition geometry."""
+
+    source: str
+    identified_by: str
+    plane: str
+    shape: tuple[int, int, int]
+    spacing_mm: tuple[float, float, float]
+    axcodes: str
+    rescale: tuple[float, float]
+
+    @classmethod
+    def of(cls, volume: Volume) -> SequenceSource:
+        return cls(volume.source, volume.identified_by, volume.plane, volume.shape,
+                   tuple(round(s, 4) for s in volume.spacing_mm), volume.axcodes, volume.rescale)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "identified_by": self.identified_by, "shape": list(self.shape),
+                "n_slices": self.shape[2], "spacing_mm": list(self.spacing_mm), "axcodes": self.axcodes,
+                "plane": self.plane, "rescale": list(self.rescale)}
+
+    def row(self, sequence: str) -> dict[str, str]:
+        """One line of the "which series became which sequence" table (pages, CLI)."""
+        return {"sequence": sequence, "source": self.source, "recognised by": self.identified_by,
+                "plane": self.plane, "axcodes": self.axcodes, "shape": " x ".join(map(str, self.shape)),
+                "spacing (mm)": " x ".join(f"{v:.3g}" for v in self.spacing_mm)}
+
+
+def sequence_table(sequences: Mapping[str, SequenceSource]) -> list[dict[str, str]]:
+    """The "which series became which sequence" table, one row per sequence."""
+    return [source.row(name) for name, source in sequences.items()]
