@@ -125,7 +125,8 @@ def reproduce_command(args: argparse.Namespace, predictor: Predictor) -> str:
     """The command line that reproduces these figures, with the data folder named as from its parent and a local
     model by its folder name (as a card states it: ``python -m core evaluate heldout --labels heldout/...``)."""
     data = args.data_dir.name
-    labels = f"{data}/{args.labels.name}" if args.labels.resolve().parent == args.data_dir.resolve() else str(args.labels)
+    inside = args.labels.resolve().parent == args.data_dir.resolve()
+    labels = f"{data}/{args.labels.name}" if inside else str(args.labels)
     model = predictor.source.folder.name if predictor.source.revision == "local" else predictor.source.repo
     parts = ["python -m core evaluate", data, "--labels", labels, "--model", model]
     if args.revision:
