@@ -160,7 +160,8 @@ def _print_table(report: dict, predictor: Predictor, metrics, threshold: float, 
     rows = [("ROC AUC", f"{metrics.auc:.3f} (95% CI {low:.3f}-{high:.3f})"), ("accuracy", f"{metrics.accuracy:.3f}"),
             ("precision", f"{metrics.precision:.3f}"), ("recall", f"{metrics.recall:.3f}"), ("F1", f"{metrics.f1:.3f}"),
             ("Brier", f"{metrics.brier:.3f} (uncalibrated {before['brier']:.3f})"),
-            ("ECE", f"{report['ece']:.3f} (uncalibrated {before['ece']:.3f}; after {after['ece']:.3f})"),
+            ("ECE", f"{report['ece']:.3f} (uncalibrated {before['ece']:.3f}; a perfectly calibrated model would "
+                    f"show {after['ece_if_perfectly_calibrated']:.3f} from sampling alone)"),
             ("threshold", f"{threshold}"),
             ("confusion", " ".join(f"{k}={v}" for k, v in metrics.confusion.items()))]
     if report["latent_score"]:

@@ -14,7 +14,7 @@ import numpy as np
 from core import SEQUENCES
 from core.errors import InputError
 from core.metrics import auc, bootstrap_auc_interval
-from core.train.calibration import expected_calibration_error
+from core.train.calibration import ece_of_a_calibrated_model, expected_calibration_error
 
 
 def parse_without(text: str | None) -> tuple[str, ...]:
@@ -99,4 +99,5 @@ def calibration_summary(labels: list[int], logits: list[float], calibrated: list
     raw = 1.0 / (1.0 + np.exp(-np.array(logits, float)))
     fitted = np.array(calibrated, float)
     return {"before": {"brier": float(np.mean((raw - y) ** 2)), "ece": expected_calibration_error(y, raw)},
-            "after": {"brier": float(np.mean((fitted - y) ** 2)), "ece": expected_calibration_error(y, fitted)}}
+            "after": {"brier": float(np.mean((fitted - y) ** 2)), "ece": expected_calibration_error(y, fitted),
+                      "ece_if_perfectly_calibrated": ece_of_a_calibrated_model(fitted)}}

@@ -39,3 +39,13 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bi
         if members.any():
             error += members.mean() * abs(probabilities[members].mean() - labels[members].mean())
     return float(error)
+
+
+def ece_of_a_calibrated_model(probabilities: np.ndarray, draws: int = 1000, seed: int = 0,
+                              bins: int = ECE_BINS) -> float:
+    """The ECE a perfectly calibrated model with these probabilities shows on average from sampling alone (labels
+    drawn as Bernoulli(p), seeded): the floor an ECE measured on this many cases can be compared with."""
+    probabilities = np.asarray(probabilities, float)
+    rng = np.random.default_rng(seed)
+    return float(np.mean([expected_calibration_error((rng.random(len(probabilities)) < probabilities).astype(int),
+                                                     probabilities, bins) for _ in range(draws)]))
