@@ -157,7 +157,8 @@ def write_heldout_section(folder: Path, metrics: dict, data_description: str, co
             r_low, r_high = row["auc_ci95"]
             ratio = f"{row['ratio_to_all_four']:.3f}" if row["ratio_to_all_four"] else "-"
             lines.append(f"| {row['setting']} | {row['auc']:.3f} ({r_low:.3f} to {r_high:.3f}) | {ratio} |")
-    lines += ["", f"Reproduce: `{command}`", end, ""]
+    lines += ["", f"Reproduce: `{command}` (it prints the summary; every figure above is in the metrics.json it "
+              "writes under the data folder's evaluation/)", end, ""]
     card.write_text(text.rstrip() + "\n\n" + "\n".join(lines))
 
 
