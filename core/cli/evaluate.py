@@ -148,7 +148,7 @@ def _write_predictions(path: Path, kept: list, collected: Collected, without: tu
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["BraTS21ID", "MGMT_value", "probability", "logit"] + [f"dice_{r}" for r in regions])
         for i, case in enumerate(kept):
-            writer.writerow([int(case.case_id), case.label, f"{collected.probabilities[without][i]:.6f}",
+            writer.writerow([int(case.case_id), case.label, f"{collected.probabilities[without][i]:.9g}",
                              f"{collected.logits[i]:.6f}"] + [f"{collected.dice[i][r]:.4f}" for r in regions])
 
 

@@ -9,6 +9,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 ECE_BINS = 10
+MIN_SLOPE = 1e-3
+"""A calibration map keeps the model's ranking: its slope is at least this."""
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -16,8 +18,11 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     (practically unpenalised) logistic regression of the labels on the logits."""
     model = LogisticRegression(C=1e6, max_iter=1000)
     model.fit(np.asarray(logits, float).reshape(-1, 1), np.asarray(labels, int))
-    return {"method": "platt", "slope": float(model.coef_[0, 0]), "intercept": float(model.intercept_[0]),
-            "fitted_on": f"out-of-fold logits of {len(labels)} training cases"}
+    slope, note = float(model.coef_[0, 0]), ""
+    if slope < MIN_SLOPE:  # the logits do not rank the cases: keep their order, predict about the base rate
+        slope, note = MIN_SLOPE, f" (fitted slope {slope:.3g} clipped to {MIN_SLOPE}: the logits carried no signal)"
+    return {"method": "platt", "slope": slope, "intercept": float(model.intercept_[0]),
+            "fitted_on": f"out-of-fold logits of {len(labels)} training cases{note}"}
 
 
 def apply_calibration(logits: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:

@@ -94,3 +94,9 @@ def test_expected_calibration_error_of_known_bins() -> None:
     probabilities = np.array([0.05, 0.05, 0.95, 0.95])
     assert expected_calibration_error(np.array([0, 0, 1, 1]), probabilities) == pytest.approx(0.05)
     assert expected_calibration_error(np.array([1, 1, 0, 0]), probabilities) == pytest.approx(0.95)
+
+
+def test_platt_on_logits_without_signal_keeps_a_positive_slope() -> None:
+    labels = np.array([0, 1, 0, 1, 1, 0, 1, 0])
+    calibration = fit_platt(np.array([1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0]), labels)  # ranks them backwards
+    assert calibration["slope"] == 1e-3 and "no signal" in calibration["fitted_on"]
