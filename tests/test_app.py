@@ -7,12 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.examples import EXAMPLES, example_study
 from core.inference import Predictor
 from core.ingest import load_study
+from core.metrics import Confusion
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("pages/predict.py", "pages/cohort.py", "pages/model.py", "pages/history.py", "pages/inspect.py")
@@ -44,7 +46,8 @@ def test_home_states_the_research_notice_and_the_models_cross_validated_auc() ->
     assert not app.exception
     assert app.title[0].value == "MGMT promoter methylation from brain MRI"
     assert any("Research use only" in warning.value for warning in app.warning)
-    assert metrics_of(app)["Cross-validated AUC (5-fold)"] == f"{BUNDLED_METRICS['auc']:.3f}"
+    shown = metrics_of(app)[f"Cross-validated AUC ({BUNDLED_METRICS['cv_folds']}-fold)"]
+    assert shown == f"{BUNDLED_METRICS['auc']:.3f}"
     assert metrics_of(app)["Revision"] == "local"
 
 
@@ -124,8 +127,8 @@ def test_confusion_matrix_follows_the_threshold_slider() -> None:
     app.switch_page("pages/cohort.py").run()
     app.slider[0].set_value(0.5).run()
     at_half = [c.value for c in app.caption if c.value.startswith("At 0.50")][0]
-    confusion = BUNDLED_METRICS["confusion"]
-    sensitivity = confusion["tp"] / (confusion["tp"] + confusion["fn"])
+    oof = pd.read_csv(ROOT / "weights" / "oof.csv")  # the cohort holds the calibrated out-of-fold probabilities
+    sensitivity = Confusion.at(oof["MGMT_value"], oof["calibrated"], 0.5).sensitivity
     assert f"sensitivity {sensitivity:.2f}" in at_half
     app.slider[0].set_value(0.99).run()
     assert any(c.value.startswith("At 0.99: sensitivity 0.0") for c in app.caption)

@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="also write the PDF report and the DICOM Structured Report (TID 1500, for a PACS; it "
                              "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
                              "study gets the PDF only (an SR needs the DICOM study's UIDs)")
+    parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
+                        "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)
 
 
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
                               progress=progress, reports=ReportRequest() if args.report else None)
     prediction = replace(outcome.prediction, timings=Timings.of({"load_model": loaded - started})
                          + outcome.prediction.timings + Timings.of({"total": time.perf_counter() - started}))
+    if args.export_seg:
+        from core.inference.tumour import export_segmentation
+
+        export_segmentation(prediction.segmentation, prediction.prepared.grid, args.export_seg)
     if not args.no_log and not prediction.logged:
         print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
               file=sys.stderr)
@@ -67,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     for row in sequence_table(prediction.sequences):
         print(f"  {row['sequence']:<6} {row['plane']:<9} {row['shape'].replace(' ', ''):<12} {row['source']}")
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
+    if prediction.tumour:
+        volumes = prediction.tumour.volumes_ml
+        centre = prediction.tumour.centre_mm
+        where = "" if centre is None else " centred at " + ", ".join(f"{v:.0f}" for v in centre) + " mm (RAS)"
+        print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
+    if args.export_seg:
+        print(f"segmentation written to {args.export_seg}")
     for warning in prediction.warnings:
         print(f"warning: {warning}")
     print(RESEARCH_NOTICE)

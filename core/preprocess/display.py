@@ -105,6 +105,9 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
     windows = tuple(intensity_window(channel) for channel in prepared.display)
 
     def sample(channel: int) -> None:
+        if prepared.sequences[channel] not in study.volumes:  # a missing sequence: a black image
+            images[channel] = 0
+            return
         volume = study[prepared.sequences[channel]]
         windowed_on_grid(volume.array, volume.affine, volume.rescale, windows[channel], grid, out=images[channel])
 
