@@ -75,14 +75,15 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
 
 
 @pytest.mark.slow
-def test_the_viewer_starts_at_the_grad_cam_peak_and_its_sliders_move_the_cursor() -> None:
+def test_the_viewer_starts_at_the_tumour_and_its_sliders_move_the_cursor() -> None:
     app = app_test().run()
     app.switch_page("pages/predict.py").run()
     app.button(key="predict").click().run()
     display = app.session_state["outcome"].prediction.display
     start = display.voxel_of(display.start_mm)
     assert [app.select_slider(key=key).value for key in ("cursor-x", "cursor-y", "cursor-z")] == list(start)
-    assert display.start_from == "Grad-CAM peak"  # the bundled model gives no segmentation
+    segmented = bool((app.session_state["outcome"].prediction.segmentation > 0).any())
+    assert display.start_from == ("tumour centre" if segmented else "Grad-CAM peak")
     app.select_slider(key="cursor-z").set_value(start[2] + 3).run()
     assert not app.exception
     shown = [c.value for c in app.caption if c.value.startswith("Cursor at")][0]

@@ -76,7 +76,9 @@ def test_the_viewers_volumes_come_only_when_asked_for(synthetic_case: Path) -> N
     plain, shown = predictor.predict(study, with_cam=False), predictor.predict(study, with_display=True)
     assert plain.display is None and "display" not in dict(plain.timings)
     assert shown.display is not None and shown.timings["display"] > 0
-    assert shown.display.start_from == "Grad-CAM peak" and shown.display.cam is not None
+    segmented = bool((shown.segmentation > 0).any())
+    assert shown.display.start_from == ("tumour centre" if segmented else "Grad-CAM peak")
+    assert shown.display.cam is not None and shown.display.labels is not None
     assert shown.display.sequences == shown.prepared.sequences
     assert "display" not in shown.to_json()  # the viewer's arrays stay out of the JSON
 
