@@ -122,9 +122,9 @@ def viewer_payload(prediction) -> None:
           + ", ".join(f"{view} {size / 1e3:.0f} kB" for view, size in before.items())
           + f"; all three {sum(before.values()) / 1e3:.0f} kB")
     cursor = display.voxel_of(display.start_mm)
-    for label, cam_opacity in (("with Grad-CAM", 0.45), ("without overlays", None)):
+    for label, cam_opacity, label_opacity in (("Grad-CAM and segmentation", 0.45, 0.4), ("no overlays", None, None)):
         started = time.perf_counter()
-        size = len(plotly.io.to_json(linked_figure(display, cursor, cam_opacity, 0.4), validate=False))
+        size = len(plotly.io.to_json(linked_figure(display, cursor, cam_opacity, label_opacity), validate=False))
         print(f"figure payload now ({label}; one figure, three views x 4 sequences, sent again on each click): "
               f"{size / 1e3:.0f} kB, {size / 3e3:.0f} kB per view; built and serialised in "
               f"{time.perf_counter() - started:.2f} s")
