@@ -16,12 +16,16 @@ import numpy as np
 import torch
 from monai.visualize import GradCAMpp
 
+from core.inference.abstention import decide
+from core.inference.ood import OodReference, OodScore, pooled_features
 from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
+from core.quality.checks import run_checks
+from core.quality.result import QualityCheck
 
 DROPOUT_SAMPLES = 32
 """Monte-Carlo dropout draws of the head per augmentation."""
@@ -46,6 +50,14 @@ class Prediction:
     warnings: tuple[str, ...] = ()
     logged: bool = False
     log_id: int | None = None  # the row of the prediction log this prediction was written to
+    # --- knowing when not to answer (issue 13) ---
+    abstained: bool = False
+    reasons: tuple[str, ...] = ()
+    quality: tuple[QualityCheck, ...] = ()
+    ood: OodScore | None = None
+    missing: tuple[str, ...] = ()
+    contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
+    features: np.ndarray | None = None  # pooled network features (the OOD gate's input; never in JSON)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON of ``predict --json``, the REST API and the log (no arrays, no patient identifiers)."""
@@ -64,6 +76,13 @@ class Prediction:
             "logged": self.logged,
             "log_id": self.log_id,
             "skull_strip": self.prepared.skull.to_json(),
+            "abstained": self.abstained,
+            "reasons": list(self.reasons),
+            "quality": [check.to_json() for check in self.quality],
+            "ood": self.ood.to_json() if self.ood else None,
+            "missing": list(self.missing),
+            "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
+                              if self.contributions is not None else None),
         }
 
 
@@ -99,6 +118,7 @@ class Predictor:
         self._cam = GradCAMpp(nn_module=_BothClasses(self.model).eval(), target_layers=f"model.{model.cam_layer}",
                               postprocessing=lambda m: m)
         self._lock = threading.Lock()
+        self.ood_reference = OodReference.read(source.folder)
 
     @classmethod
     def load(cls, repo_or_dir: str | None = None, revision: str | None = None) -> Predictor:
@@ -115,8 +135,10 @@ class Predictor:
         progress("model")
         with self._lock:
             started = time.perf_counter()
-            features, cam = self._features_and_cam(x, with_cam, progress)
+            with pooled_features(self.model) as pooled:
+                features, cam = self._features_and_cam(x, with_cam, progress)
             probabilities, samples = self._probabilities(features)
+            contributions = self._contributions(x, study.missing, float(probabilities[0]))
             timings["model_and_cam" if with_cam else "model"] = time.perf_counter() - started
         probability = float(probabilities.mean())
         threshold = self.config.threshold
@@ -125,19 +147,42 @@ class Predictor:
             std=float(samples.std()), interval90=(float(low), float(high)),
             augmentations=tuple(float(p) for p in probabilities),
             method=f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head")
+        started = time.perf_counter()
+        vector = pooled[0].mean(axis=0)  # the input and its flip
+        quality = run_checks(study, prepared)
+        ood = self.ood_reference.score(vector) if self.ood_reference else None
+        decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood)
+        timings["quality"] = time.perf_counter() - started
         return Prediction(
             probability=probability,
-            label=self.config.labels[int(probability >= threshold)],
+            label=decision.label,
             threshold=threshold,
             uncertainty=uncertainty,
             cam=cam,
             prepared=prepared,
-            sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences},
+            sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences if name in study.volumes},
             provenance=Provenance(self.source.repo, self.source.revision, self.config.preprocessing.version),
             study_hash=study.study_hash,
             timings=Timings.of(timings),
             warnings=tuple(study.warnings) + prepared.warnings,
+            abstained=decision.abstained, reasons=decision.reasons, quality=quality, ood=ood,
+            missing=study.missing, contributions=contributions, features=vector,
         )
+
+    def _contributions(self, x: torch.Tensor, missing: tuple[str, ...], probability: float) -> dict[str, float]:
+        """Per present sequence, the probability (dropout off, no flip) minus the probability without it: the
+        sequence's channel blanked, which the network reads as a missing sequence. One batched pass."""
+        sequences = self.config.preprocessing.sequences
+        present = [i for i, name in enumerate(sequences) if name not in missing]
+        if len(present) < 2:
+            return {}
+        variants = x.repeat(len(present), 1, 1, 1, 1)
+        for row, channel in enumerate(present):
+            variants[row, channel] = 0
+        calibrate = getattr(self.model, "calibrated", lambda logits: logits)
+        with torch.no_grad(), self._autocast():
+            without = torch.sigmoid(calibrate(self.model(variants).float())).squeeze(1).cpu().numpy()
+        return {sequences[channel]: probability - float(p) for channel, p in zip(present, without, strict=True)}
 
     def _features_and_cam(self, x: torch.Tensor, with_cam: bool,
                           progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray | None]:

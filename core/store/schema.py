@@ -60,6 +60,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             metrics VARCHAR NOT NULL,
             written_at TIMESTAMP NOT NULL)""",
     )),
+    Migration(2, "abstained predictions as their own status, with their reasons", (
+        # DuckDB cannot alter a CHECK constraint: the table is rebuilt with the wider one and the rows copied.
+        """CREATE TABLE predictions_v2 (
+            id BIGINT PRIMARY KEY DEFAULT nextval('prediction_ids'),
+            time TIMESTAMP NOT NULL,
+            channel VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL,
+            study_hash VARCHAR,
+            probability DOUBLE,
+            label VARCHAR,
+            uncertainty_std DOUBLE,
+            interval_low DOUBLE,
+            interval_high DOUBLE,
+            model_repo VARCHAR NOT NULL,
+            model_revision VARCHAR NOT NULL,
+            preprocessing_version VARCHAR,
+            timings_s VARCHAR NOT NULL,
+            status VARCHAR NOT NULL CHECK (status IN ('ok', 'abstained', 'rejected', 'failed')),
+            error VARCHAR,
+            reasons VARCHAR)""",
+        "INSERT INTO predictions_v2 SELECT *, NULL FROM predictions",
+        "DROP TABLE predictions",
+        "ALTER TABLE predictions_v2 RENAME TO predictions",
+    )),
 )
 """Every schema version in order; the last one is what this code reads and writes."""
 
