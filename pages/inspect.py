@@ -28,13 +28,13 @@ if uploads:
             logging.getLogger(__name__).exception("inspect failed")
         st.error(f"{disposition(err).page_heading}: {user_message(err)}")
         st.stop()
-    summary = study.summary()
     st.dataframe(pd.DataFrame(sequence_table({name: SequenceSource.of(study[name]) for name in study.volumes})),
                  hide_index=True)
     for warning in study.warnings:
         st.warning(warning)
     with st.expander("RAS affines (voxel to world millimetres)"):
-        for name, s in summary["sequences"].items():
+        for name, volume in study.volumes.items():
             st.write(name)
-            st.table(pd.DataFrame(s["affine"]))
-    st.download_button("Download the report (JSON)", json.dumps(summary, indent=2), "study.json", "application/json")
+            st.table(pd.DataFrame(volume.affine.round(4)))
+    st.download_button("Download the report (JSON)", json.dumps(study.summary(), indent=2), "study.json",
+                       "application/json")
