@@ -14,4 +14,5 @@ COMMANDS: dict[str, str] = {  # argparse help text: a literal percent sign is wr
             "and batch size",
     "evaluate": "accuracy, precision, recall, F1, ROC AUC with 95%% CI, Brier, calibration of a model",
     "purge": "delete prediction-log rows older than N days",
+    "ood": "fit the out-of-distribution gate of a model folder (ood.json) on in-distribution cases",
 }
