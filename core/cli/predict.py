@@ -59,5 +59,10 @@ def run(args: argparse.Namespace) -> int:
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
     for warning in prediction.warnings:
         print(f"warning: {warning}")
+    for check in prediction.quality:  # issue 13: checks that did not pass, and why the tool abstains
+        if check.status != "pass":
+            print(f"quality {check.status}: {check.detail}")
+    if prediction.abstained:
+        print("ABSTAINED (the probability above is not a call): " + " ".join(prediction.reasons))
     print(RESEARCH_NOTICE)
     return 0

@@ -57,5 +57,6 @@ def strip_skull(t1: np.ndarray, grid: Grid, sequence: str = "T1w") -> np.ndarray
             _, mask, _ = _extractor().run(nib.Nifti1Image(np.ascontiguousarray(t1, np.float32), grid.affine))
         except ValueError as err:  # deepbet found no brain to crop around (an empty bounding box)
             raise InputError(f"The skull stripper (deepbet) found no brain in the {sequence} series ({err}); "
-                             f"expected a T1-weighted image of a head. Check which series was taken as {sequence}.") from err
+                             "expected a T1-weighted image of a head. Check which series was taken as "
+                             f"{sequence}.") from err
     return np.asarray(mask.dataobj) > 0

@@ -101,7 +101,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     spacing = float(np.mean(config.spacing_mm))
     mode = skull_mode(config)
     warnings = []
-    stripper = next((name for name in ("T1w", "T1wCE", *sequences) if name in study.volumes and name in sequences))
+    stripper = next(name for name in ("T1w", "T1wCE", *sequences) if name in study.volumes and name in sequences)
     head = ndimage.binary_fill_holes(foreground_mask(present, largest_only=False))
     has_scalp = mode == "always" or (mode == "auto" and scalp_present(head, spacing))
     if has_scalp and mode != "never":

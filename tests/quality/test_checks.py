@@ -24,7 +24,8 @@ def test_the_shared_case_passes_every_check(loaded, prepared) -> None:
 
 def test_a_series_cut_through_the_middle_covers_about_half_the_brain(loaded, prepared) -> None:
     volume = loaded["T1w"]
-    brain_world = prepared.grid.affine[:3, :3] @ np.argwhere(prepared.brain_mask).mean(axis=0) + prepared.grid.affine[:3, 3]
+    grid = prepared.grid.affine
+    brain_world = grid[:3, :3] @ np.argwhere(prepared.brain_mask).mean(axis=0) + grid[:3, 3]
     centre_voxel = (np.linalg.inv(volume.affine) @ np.append(brain_world, 1.0))[:3]
     axis = 2
     shape = list(volume.shape)
