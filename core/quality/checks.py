@@ -1,4 +1,4 @@
-"""Every quality check on one study, in one list (blank, coverage, brain, identity, tumour)."""
+"""Every quality check on one study, in one list (blank, acquisition, coverage, brain, identity, tumour)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from core.ingest.study import Study
 from core.preprocess.chain import PreparedStudy
+from core.quality.acquisition import acquisition_checks
 from core.quality.blank import blank_checks
 from core.quality.brain import brain_check
 from core.quality.coverage import coverage_checks
@@ -20,6 +21,7 @@ def run_checks(study: Study, prepared: PreparedStudy,
     checks = blank_checks(study.content)
     checks += [QualityCheck("missing", name, "warn", None, f"No {name} series was found; predicted without it.")
                for name in study.missing if name not in study.content]
+    checks += acquisition_checks(study)
     checks += coverage_checks(study, prepared.brain_mask, prepared.grid)
     checks.append(brain_check(prepared.brain_mask, prepared.grid, prepared.skull.action))
     checks += identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)

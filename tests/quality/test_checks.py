@@ -97,3 +97,26 @@ def test_a_description_contradicting_its_folder_is_a_warning(loaded, prepared) -
 def test_a_tumour_under_three_millilitres_fails(whole: float, status: str) -> None:
     check = tumour_check({"necrotic": 0.0, "oedema": whole, "enhancing": 0.0, "whole": whole})
     assert check.status == status and check.value == whole
+
+
+def test_slices_ten_millimetres_apart_fail_with_their_step(loaded) -> None:
+    from core.quality.acquisition import acquisition_checks
+
+    t1 = loaded["T1w"]
+    affine = t1.affine.copy()
+    affine[:3, 2] *= 10.0 / np.linalg.norm(affine[:3, 2])
+    study = Study({**loaded.volumes, "T1w": dataclasses.replace(t1, affine=affine)}, loaded.study_hash)
+    check = [c for c in acquisition_checks(study) if c.check == "resolution" and c.sequence == "T1w"][0]
+    assert check.status == "fail" and check.value == pytest.approx(10.0) and "10.0 mm apart" in check.detail
+
+
+def test_a_hounsfield_like_scale_fails_and_an_mr_scale_passes(loaded) -> None:
+    from core.quality.acquisition import acquisition_checks
+
+    t2 = loaded["T2w"]
+    array = np.where(t2.intensities() > 50, 30.0, -1000.0).astype(np.float32)
+    study = Study({**loaded.volumes, "T2w": dataclasses.replace(t2, array=array, rescale=(1.0, 0.0))},
+                  loaded.study_hash)
+    checks = {c.sequence: c for c in acquisition_checks(study) if c.check == "intensity"}
+    assert checks["T2w"].status == "fail" and checks["T2w"].value > 0.5
+    assert checks["FLAIR"].status == "pass" and checks["FLAIR"].value == 0.0
