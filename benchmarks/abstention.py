@@ -3,6 +3,7 @@ not meant for (target >= 90% each): pure noise in valid DICOM geometry, a health
 generator starts from, no tumour), all four sequences copies of one, slices 10 mm thick, a CT-like intensity scale.
 
 Usage: python benchmarks/abstention.py [--val /work/data/val100] [--n-val 100] [--n 10] [--dir DIR] [--model DIR]
+       python benchmarks/abstention.py --cam 5   # Grad-CAM model-randomisation check on 5 val cases
 
 Each study goes through ``load_study`` and ``Predictor.predict`` (what the Service runs, without the log). A study
 refused as an InputError is counted apart ("rejected": no probability at all); "not answered" = abstained +
@@ -159,6 +160,24 @@ def row(name: str, results: list[tuple[str, list[str]]]) -> str:
             f"| {count['indeterminate'] / n:.0%} |")
 
 
+def cam_sanity(predictor, folders: list[Path]) -> None:
+    """Spearman rank correlation, inside the brain, of the trained model's Grad-CAM++ and that of the same network
+    with randomised weights (Adebayo et al. 2018); near 0 is what a map that explains the model gives."""
+    from core.inference import Predictor
+    from core.inference.cam_sanity import map_rank_correlation, randomised_copy
+    from core.ingest import load_study
+
+    random = Predictor(randomised_copy(predictor.model), predictor.source)
+    values = []
+    for folder in folders:
+        study = load_study(folder)
+        ours, theirs = predictor.predict(study), random.predict(study)
+        values.append(map_rank_correlation(ours.cam, theirs.cam, ours.prepared.brain_mask))
+        print(f"{folder.name}: rank correlation {values[-1]:+.3f}")
+    print(f"Grad-CAM vs randomised weights: median rank correlation {np.median(values):+.3f} "
+          f"(range {min(values):+.3f} to {max(values):+.3f}, {len(values)} cases)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", type=Path, default=Path("/work/data/val100"))
@@ -167,6 +186,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to write the cases (default: a temp folder)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--only", default=None, help="run only kinds whose name contains this text ('val' too)")
+    parser.add_argument("--cam", type=int, default=0, help="only the Grad-CAM randomisation check, on N val cases")
     args = parser.parse_args()
     import torch
 
@@ -174,6 +194,9 @@ def main() -> None:
 
     torch.set_num_threads(2)
     predictor = Predictor.load(args.model)
+    if args.cam:
+        cam_sanity(predictor, sorted(p for p in (args.val / "train").iterdir() if p.is_dir())[:args.cam])
+        return
     gate = predictor.ood_reference
     print(f"model {predictor.source.repo}; OOD gate: " + (f"threshold {gate.threshold:.2f} ({gate.percentile:g}th "
           f"percentile of {gate.n_cases} cases, layer {gate.layer})" if gate else "none (no ood.json)"))
