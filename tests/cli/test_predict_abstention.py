@@ -45,7 +45,7 @@ def test_a_blank_flair_is_reported_missing_and_still_predicted(synthetic_case: P
 
 def test_four_copies_of_one_series_abstain_and_are_logged_as_abstained(synthetic_case: Path, tmp_path: Path,
                                                                       db: Path, capsys) -> None:
-    root = tmp_path / "case"
+    root = tmp_path / "copies-study-7731"
     shutil.copytree(synthetic_case, root)
     for sequence in ("FLAIR", "T1wCE", "T2w"):
         _copy_series(root / "T1w", root / sequence, sequence)
@@ -56,4 +56,4 @@ def test_four_copies_of_one_series_abstain_and_are_logged_as_abstained(synthetic
     assert 0.0 <= report["probability"] <= 1.0  # still computed and returned
     row = Store(db).predictions().iloc[0]
     assert row["status"] == "abstained" and json.loads(row["reasons"]) == report["reasons"]
-    assert "case" not in row["reasons"] and "T1w/" not in row["reasons"]
+    assert "copies-study-7731" not in row["reasons"] and "Image-" not in row["reasons"]
