@@ -43,19 +43,21 @@ def main() -> None:
     args, _, study_dir = benchmark_setup(__doc__, "mgmt-bench-predict-")
     predictor = Predictor.load()
     floor(study_dir)  # warm the page cache
-    runs: dict[str, list[dict[str, float]]] = {"with Grad-CAM": [], "without Grad-CAM": []}
+    variants = {"with Grad-CAM": (True, True), "without Grad-CAM": (False, True),
+                "without Grad-CAM or contributions": (False, False)}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     floors = []
     for _ in range(args.repeats):
         started = time.perf_counter()
         floor(study_dir)
         floors.append(time.perf_counter() - started)
-        for name, with_cam in (("with Grad-CAM", True), ("without Grad-CAM", False)):
+        for name, (with_cam, with_contributions) in variants.items():
             started = time.perf_counter()
             study = load_study(study_dir)
             read = time.perf_counter() - started
-            prediction = predictor.predict(study, with_cam=with_cam)
+            prediction = predictor.predict(study, with_cam=with_cam, with_contributions=with_contributions)
             total = time.perf_counter() - started
-            runs[name].append({"read": read, **prediction.timings_s, "total": total})
+            runs[name].append({"read": read, **dict(prediction.timings), "total": total})
     floor_s = statistics.median(floors)
     print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
           f"repeats {args.repeats}")

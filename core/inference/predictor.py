@@ -125,8 +125,10 @@ class Predictor:
         model, source = load_model(repo_or_dir, revision)
         return cls(model, source)
 
-    def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None) -> Prediction:
-        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM."""
+    def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None,
+                with_contributions: bool = True) -> Prediction:
+        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM;
+        ``with_contributions``: also the per-sequence contributions (one batched pass per present sequence)."""
         progress = progress or (lambda stage: None)
         progress("preprocessing")
         prepared = prepare(study, self.config.preprocessing)
@@ -138,8 +140,11 @@ class Predictor:
             with pooled_features(self.model) as pooled:
                 features, cam = self._features_and_cam(x, with_cam, progress)
             probabilities, samples = self._probabilities(features)
-            contributions = self._contributions(x, study.missing, float(probabilities[0]))
             timings["model_and_cam" if with_cam else "model"] = time.perf_counter() - started
+            started = time.perf_counter()
+            contributions = (self._contributions(x, study.missing, float(probabilities[0])) if with_contributions
+                             else None)
+            timings["contributions"] = time.perf_counter() - started
         probability = float(probabilities.mean())
         threshold = self.config.threshold
         low, high = np.percentile(samples, [5, 95])
