@@ -90,10 +90,11 @@ class OodReference:
     @classmethod
     def fit(cls, features: np.ndarray, layer: str, percentile: float = THRESHOLD_PERCENTILE,
             folds: int = FOLDS, seed: int = 0) -> OodReference:
-        """Ledoit-Wolf fit on all rows; threshold from out-of-fold distances."""
+        """Ledoit-Wolf fit on all rows; threshold from out-of-fold distances (fewer folds for a handful of cases)."""
         features = np.asarray(features, np.float64)
-        if len(features) < 2 * folds:
-            raise ValueError(f"{len(features)} cases are too few for the OOD reference; expected at least {2 * folds}.")
+        if len(features) < 4:
+            raise ValueError(f"{len(features)} cases are too few for the OOD reference; expected at least 4.")
+        folds = min(folds, len(features) // 2)
         order = np.random.default_rng(seed).permutation(len(features))
         held_out = np.empty(len(features))
         for fold in np.array_split(order, folds):
