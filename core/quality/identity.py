@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 
-from core.ingest.naming import sequence_from_description
+from core.ingest.naming import sequence_from_description, sequence_from_folder
 from core.ingest.study import Study
 from core.quality.result import QualityCheck
 
@@ -109,7 +109,8 @@ def _description_checks(study: Study) -> list[QualityCheck]:
     """A SeriesDescription naming another sequence than the folder the series was recognised by."""
     checks = []
     for name, volume in study.volumes.items():
-        described = sequence_from_description(volume.description)
+        text = volume.description
+        described = sequence_from_folder(text) or sequence_from_description(text)  # RSNA: description = folder
         if volume.identified_by.startswith("folder name") and described and described != name:
             checks.append(QualityCheck("description", name, "warn", None,
                                        f"The series in the {name} folder is described as '{volume.description}', "

@@ -85,6 +85,13 @@ def test_four_copies_of_one_series_fail_as_duplicates(loaded, preprocessing) -> 
     assert len(failed) == 6 and all(c.value > 0.999 for c in failed)
 
 
+def test_a_description_equal_to_its_folder_name_passes_as_in_rsna_data(loaded, prepared) -> None:
+    volumes = {name: dataclasses.replace(volume, description=name) for name, volume in loaded.volumes.items()}
+    study = Study(volumes, loaded.study_hash)
+    assert [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+            if c.check == "description"] == []
+
+
 def test_a_description_contradicting_its_folder_is_a_warning(loaded, prepared) -> None:
     t1 = dataclasses.replace(loaded["T1w"], description="AX T1 POST GAD")
     study = Study({**loaded.volumes, "T1w": t1}, loaded.study_hash)
