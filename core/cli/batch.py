@@ -60,10 +60,16 @@ def study_folders(data_dir: Path, labels_csv: Path | None) -> tuple[dict[str, Pa
 
 
 def score(folders: dict[str, Path], predictor: Predictor, workers: int,
-          quiet: bool) -> tuple[dict[str, float], list[str]]:
-    """Probability of each case that reads (by case id), and one line per case that does not."""
+          quiet: bool) -> tuple[dict[str, float], list[str], list[str]]:
+    """Probability of each case that reads (by case id), one line per case that does not, and one line per case
+    the predictor abstained on (its probability is kept: the cohort tables hold every computed probability)."""
+    abstained: list[str] = []
+
     def probability(folder: Path) -> float:
-        return predictor.predict(load_study(folder), with_cam=False).probability
+        prediction = predictor.predict(load_study(folder), with_cam=False, with_contributions=False)
+        if prediction.abstained:
+            abstained.append(f"{folder.name}: " + " ".join(prediction.reasons))
+        return prediction.probability
 
     probabilities, failed = {}, []
     pool = ThreadPoolExecutor(workers, thread_name_prefix="batch")
@@ -76,7 +82,7 @@ def score(folders: dict[str, Path], predictor: Predictor, workers: int,
                 failed.append(f"{futures[future]}: {err.user_message.splitlines()[0]}")
     finally:
         pool.shutdown(cancel_futures=True)  # on Ctrl-C or a bug, the queued studies are not read any more
-    return probabilities, sorted(failed)
+    return probabilities, sorted(failed), sorted(abstained)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,9 +94,11 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.model, args.revision)
     source = predictor.source
     store.import_training_cohort(source, predictor.config.metrics_json)
-    probabilities, failed = score(folders, predictor, args.workers, args.quiet)
+    probabilities, failed, abstained = score(folders, predictor, args.workers, args.quiet)
     for line in skipped + failed:
         print(f"skipped {line}", file=sys.stderr)
+    for line in abstained:
+        print(f"abstained {line}", file=sys.stderr)
     if not probabilities:
         raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {(skipped + failed)[0]}")
     scored = [case for case in folders if case in probabilities]
@@ -98,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                           "probability": [probabilities[c] for c in scored]})
     written = store.replace_cohort(name, source.repo, source.revision, frame)
     print(f"scored {written} case(s) of '{args.data_dir}' into cohort '{name}' of {source.repo} @ "
-          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}")
+          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}; abstained on {len(abstained)}")
     if labels:
         truth, scores = frame["label"].to_numpy(int), frame["probability"].to_numpy()
         if len(set(truth)) < 2:
