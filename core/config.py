@@ -51,6 +51,8 @@ class Settings:
     max_voxels: int
     max_dimension: int
     db_path: Path
+    db_url: str | None
+    """``MGMT_DB_URL``: a PostgreSQL server shared by several replicas (``postgresql://...``); None: ``db_path``."""
     api_token: str | None
     admin_token: str | None
     admins: frozenset[str]
@@ -66,6 +68,11 @@ class Settings:
     @property
     def salt_file(self) -> Path:
         return self.data_dir / "salt"
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the prediction log lives: the PostgreSQL URL when one is set, else the DuckDB file."""
+        return self.db_url or self.db_path
 
 
 SKULL_STRIP_MODES = ("auto", "always", "never")
@@ -96,6 +103,7 @@ def get_settings() -> Settings:
         max_voxels=_int_env("MGMT_MAX_VOXELS", 300_000_000),
         max_dimension=_int_env("MGMT_MAX_DIMENSION", 2048),
         db_path=Path(os.environ.get("MGMT_DB") or data_dir / "mgmt.duckdb"),
+        db_url=_database_url(os.environ.get("MGMT_DB_URL", "").strip() or None),
         api_token=os.environ.get("MGMT_API_TOKEN") or None,
         admin_token=os.environ.get("MGMT_ADMIN_TOKEN") or None,
         admins=frozenset(a.strip().lower() for a in admins.replace(";", ",").split(",") if a.strip()),
@@ -115,8 +123,23 @@ def get_settings() -> Settings:
     )
 
 
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _database_url(url: str | None) -> str | None:
+    """``MGMT_DB_URL`` checked for its scheme (None when unset)."""
+    if url is not None and not url.startswith(DATABASE_URL_SCHEMES):
+        shown = url.split("://", 1)[0] + "://..." if "://" in url else "a value without a scheme"
+        raise SettingsError(f"Setting MGMT_DB_URL is {shown}; expected a PostgreSQL URL such as "
+                         "postgresql://user@host:5432/mgmt (unset it to keep the log in the DuckDB file MGMT_DB).")
+    return url
+
+
 def study_salt(settings: Settings | None = None) -> bytes:
     """The secret salt of study hashes: ``MGMT_SALT``, else one generated once and kept in the data dir.
+
+    Replicas sharing a PostgreSQL log (``MGMT_DB_URL``) must hash alike, so there ``MGMT_SALT`` is required: the same
+    secret on every replica. It is never stored in the database: whoever reads the log must not also hold the salt.
 
     The file appears whole or not at all (written under a private name, mode 0600, then hard-linked into place),
     so no thread or process can ever read a half-written, empty salt and hash studies unsalted.
@@ -124,6 +147,10 @@ def study_salt(settings: Settings | None = None) -> bytes:
     settings = settings or get_settings()
     if settings.salt:
         return settings.salt.encode()
+    if settings.db_url is not None:
+        raise SettingsError("MGMT_DB_URL puts the prediction log on a server shared by replicas, but MGMT_SALT is "
+                            "not set; expected the same secret salt in MGMT_SALT on every replica (e.g. 64 hex "
+                            "characters from `python -c \"import secrets; print(secrets.token_hex(32))\"`).")
     path = settings.salt_file
     try:
         if not path.exists():

@@ -81,7 +81,7 @@ class Service:
         if self._store is None:
             with self._start_lock:
                 if self._store is None:
-                    self._store = Store(self.settings.db_path)
+                    self._store = Store(self.settings.store_location)
         return self._store
 
     def start(self, background: bool = True) -> Service:

@@ -13,9 +13,9 @@ from core.notice import BEST_COMPETITION_AUC
 from core.service import get_service
 
 st.title("Cohort")
-st.write("Statistics of the model in use over a labelled cohort, from the DuckDB store: the out-of-fold "
-         "predictions written by training (each case scored by a model that never saw it), and any cohort "
-         "scored with `python -m core batch DATA_DIR --labels CSV`.")
+st.write("Statistics of the model in use over a labelled cohort, from the store (DuckDB, or PostgreSQL for several "
+         "replicas): the out-of-fold predictions written by training (each case scored by a model that never saw "
+         "it), and any cohort scored with `python -m core batch DATA_DIR --labels CSV`.")
 
 service = get_service()
 with st.spinner("Loading the model..."):
@@ -35,7 +35,11 @@ if not names:
             "`python -m core batch DATA_DIR --labels CSV`.")
     st.stop()
 name = st.selectbox("Cohort", names)
-cases = service.store.cohort(name, repo, revision)
+try:
+    cases = service.store.cohort(name, repo, revision)
+except ServiceUnavailable as err:
+    st.error(err.user_message, icon=":material/error:")
+    st.stop()
 summary = summarise_cohort(cases, threshold=float(predictor.config.threshold))
 
 columns = st.columns(4)

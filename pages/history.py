@@ -16,7 +16,6 @@ if not st.session_state.get("admin"):
 st.caption("Every prediction, successful or not, from the pages, the REST API and the command line: time, user, "
            "a salted hash of the study, probability, model revision, timings and status. No patient data.")
 
-store = get_service().store
 columns = st.columns(4)
 statuses = columns[0].multiselect("Status", ["ok", "abstained", "rejected", "failed"],
                                   default=["ok", "abstained", "rejected", "failed"])
@@ -25,8 +24,8 @@ since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days
 limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)
 
 try:
-    log = store.predictions(int(limit), user=user.strip().lower() or None,
-                            since=datetime.combine(since, time.min, tzinfo=UTC))
+    log = get_service().store.predictions(int(limit), user=user.strip().lower() or None,
+                                      since=datetime.combine(since, time.min, tzinfo=UTC))
 except (InputError, ServiceUnavailable) as err:  # the database is busy or unusable: say so, keep the page up
     st.error(err.user_message, icon=":material/error:")
     st.stop()

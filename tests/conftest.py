@@ -15,7 +15,9 @@ from core import SEQUENCES
 from core.ingest import load_study
 from core.synth.dicom_writer import PROTOCOLS, PatientHeader, write_series
 
-pytest_plugins = ("tests.app_server",)  # the live app server fixture, for every module that starts one
+# The live app server fixture, for every module that starts one; postgres_cluster and postgres_database, a real
+# throw-away PostgreSQL server.
+pytest_plugins = ("tests.app_server", "tests.pg_server")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")

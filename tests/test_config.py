@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.config import get_settings, study_salt
-from core.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable, SettingsError
 
 
 @pytest.fixture
@@ -50,3 +50,28 @@ def test_an_unwritable_data_folder_is_a_clear_server_side_error(data_dir: Path) 
     data_dir.write_text("a file where the data folder should be")
     with pytest.raises(ServiceUnavailable, match="cannot be read or created"):
         study_salt(get_settings())
+
+
+def test_replicas_sharing_a_postgresql_log_must_be_given_their_common_salt(data_dir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MGMT_DB_URL", "postgresql://mgmt@db.example/mgmt")
+    with pytest.raises(ServiceUnavailable, match="MGMT_SALT"):
+        study_salt(get_settings())
+    assert not (data_dir / "salt").exists()  # no replica-private salt was made
+    monkeypatch.setenv("MGMT_SALT", "shared-secret")
+    assert study_salt(get_settings()) == b"shared-secret"
+
+
+def test_a_database_url_of_another_engine_is_refused_naming_the_expected_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MGMT_DB_URL", "mysql://mgmt:s3cret@db.example/mgmt")
+    with pytest.raises(SettingsError, match="expected a PostgreSQL URL") as caught:
+        get_settings()
+    assert "s3cret" not in caught.value.user_message
+
+
+def test_the_store_is_the_database_url_when_set_else_the_duckdb_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MGMT_DB_URL", raising=False)
+    monkeypatch.setenv("MGMT_DB", "/srv/mgmt.duckdb")
+    assert get_settings().store_location == Path("/srv/mgmt.duckdb")
+    monkeypatch.setenv("MGMT_DB_URL", "postgresql://mgmt@db.example/mgmt")
+    assert get_settings().store_location == "postgresql://mgmt@db.example/mgmt"

@@ -1,27 +1,27 @@
-"""``python -m core batch DATA_DIR``: score every study folder of a cohort into the DuckDB cohort tables.
+"""``python -m core batch DATA_DIR``: score every study folder of a cohort into the store's cohort tables.
 
 The cohort is then shown beside the model's training cohort on the dashboard. A study that cannot be read
-is listed and skipped; the rest are scored (preprocessing on ``--workers`` threads, model passes one at a
-time) and written in one transaction, replacing an earlier cohort of the same name and model.
+is listed and skipped; the rest are scored (``--engine local``: preprocessing on ``--workers`` threads, model
+passes one at a time; ``--engine ray``: ``--workers`` Ray workers, see ``core.scoring``) and written in one
+transaction, replacing an earlier cohort of the same name and model. ``--out`` also writes every case's result.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from core.cli import COMMANDS
 from core.config import get_settings
 from core.errors import InputError
 from core.inference import Predictor
-from core.ingest import load_study
 from core.metrics import auc, bootstrap_auc_interval
 from core.notice import RESEARCH_NOTICE
+from core.scoring import ENGINES, score_studies, write_results
+from core.scoring.engines import checked_engine
 from core.store import Store
 from core.train.dataset import find_cases, read_labels
 
@@ -35,7 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels", type=Path, metavar="CSV", help="BraTS21ID,MGMT_value: score only the labelled "
                         "cases and report the ROC AUC (default: every case folder, labels unknown)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="studies read and preprocessed at once "
-                        "(default 1)")
+                        "(default 1); with --engine ray, the number of Ray workers, each with its own model")
+    parser.add_argument("--engine", default="local", metavar="|".join(ENGINES), help="local: threads of this "
+                        "process (default); ray: a Ray cluster (pip install -r requirements-scale.txt)")
+    parser.add_argument("--address", metavar="ADDR", help="with --engine ray: the cluster to join (e.g. "
+                        "ray://head:10001); default: a Ray started on this machine for the run")
+    parser.add_argument("--out", type=Path, metavar="FILE.csv", help="also write case, probability, label, status "
+                        "(and the reason of a failure) per case")
     parser.add_argument("--model", metavar="REPO_OR_DIR", help="model folder or Hub repo (default: weights/, "
                         "or MGMT_MODEL_REPO)")
     parser.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit (default: MGMT_MODEL_REVISION)")
@@ -59,46 +65,24 @@ def study_folders(data_dir: Path, labels_csv: Path | None) -> tuple[dict[str, Pa
     return folders, {}, []
 
 
-def score(folders: dict[str, Path], predictor: Predictor, workers: int,
-          quiet: bool) -> tuple[dict[str, float], list[str], list[str]]:
-    """Probability of each case that reads (by case id), one line per case that does not, and one line per case
-    the predictor abstained on (its probability is kept: the cohort tables hold every computed probability)."""
-    abstained: list[str] = []
-
-    def probability(folder: Path) -> float:
-        prediction = predictor.predict(load_study(folder), with_cam=False, with_contributions=False)
-        if prediction.abstained:
-            abstained.append(f"{folder.name}: " + " ".join(prediction.reasons))
-        return prediction.probability
-
-    probabilities, failed = {}, []
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="batch")
-    try:
-        futures = {pool.submit(probability, folder): case for case, folder in folders.items()}
-        for future in tqdm(as_completed(futures), total=len(futures), desc="batch", unit="case", disable=quiet):
-            try:
-                probabilities[futures[future]] = future.result()
-            except InputError as err:
-                failed.append(f"{futures[future]}: {err.user_message.splitlines()[0]}")
-    finally:
-        pool.shutdown(cancel_futures=True)  # on Ctrl-C or a bug, the queued studies are not read any more
-    return probabilities, sorted(failed), sorted(abstained)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise InputError(f"--workers is {args.workers}; expected at least 1.")
+    checked_engine(args.engine)
     folders, labels, skipped = study_folders(args.data_dir, args.labels)
     name = args.name or args.data_dir.resolve().name
-    store = Store(get_settings().db_path)  # opened first: a busy or foreign file fails before the scoring
+    store = Store(get_settings().store_location)  # opened first: a busy or foreign store fails before the scoring
     predictor = Predictor.load(args.model, args.revision)
     source = predictor.source
     store.import_training_cohort(source, predictor.config.metrics_json)
-    probabilities, failed, abstained = score(folders, predictor, args.workers, args.quiet)
+    results = score_studies(folders, predictor, engine=args.engine, workers=args.workers, address=args.address,
+                            quiet=args.quiet)
+    if args.out is not None:
+        write_results(args.out, results, labels)
+    probabilities = {result.case: result.probability for result in results if result.probability is not None}
+    failed = sorted(f"{result.case}: {result.reason}" for result in results if result.reason is not None)
     for line in skipped + failed:
         print(f"skipped {line}", file=sys.stderr)
-    for line in abstained:
-        print(f"abstained {line}", file=sys.stderr)
     if not probabilities:
         raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {(skipped + failed)[0]}")
     scored = [case for case in folders if case in probabilities]
@@ -106,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                           "probability": [probabilities[c] for c in scored]})
     written = store.replace_cohort(name, source.repo, source.revision, frame)
     print(f"scored {written} case(s) of '{args.data_dir}' into cohort '{name}' of {source.repo} @ "
-          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}; abstained on {len(abstained)}")
+          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}")
     if labels:
         truth, scores = frame["label"].to_numpy(int), frame["probability"].to_numpy()
         if len(set(truth)) < 2:

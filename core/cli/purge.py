@@ -53,13 +53,14 @@ def confirmed(count: int, total: int, days: float, store: Store) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     days = purge_age(args.days)
-    path = get_settings().db_path
-    if not path.is_file():
+    settings = get_settings()
+    path = settings.db_path
+    if settings.db_url is None and not path.is_file():
         raise InputError(f"There is no prediction log at '{path}'; expected the database of the app (set MGMT_DB "
                          "or MGMT_DATA_DIR as the app has them).")
     from core.store import Store
 
-    store = Store(path, recover=False)  # a damaged file is reported, not replaced, by an admin's command
+    store = Store(settings.store_location, recover=False)  # a damaged file is reported, not replaced, by an admin
     count, total = store.count_older_than(days)
     if count and not args.yes and not confirmed(count, total, days, store):
         print("purge cancelled; nothing was deleted", file=sys.stderr)

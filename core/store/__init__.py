@@ -1,4 +1,4 @@
-"""DuckDB storage: the prediction log, cohort tables and model metrics, in one file shared safely."""
+"""Storage: the prediction log, cohort tables and model metrics, in a DuckDB file or a shared PostgreSQL server."""
 
 from core.store.cohort_tables import TRAINING_COHORT
 from core.store.connection import StoreBusy, StoreDamaged, StoreUnavailable

@@ -12,17 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from core.errors import ModelUnavailable
 from core.store.schema import utc_naive
+from core.store.session import Session
 
 TRAINING_COHORT = "training (out-of-fold)"
 """The cohort every model repo brings along (its oof.csv)."""
 CASE_COLUMNS = ("case", "fold", "label", "probability")
 OOF_COLUMNS = ("BraTS21ID", "MGMT_value", "fold", "probability")
+_CASE_TYPES = {"case": "str", "fold": "Int32", "label": "Int32", "probability": "float64"}
+"""The pandas type of each column of a cohort read back."""
 
 
 def checked_cases(cases: pd.DataFrame) -> pd.DataFrame:
@@ -70,48 +72,43 @@ def read_oof(path: Path) -> pd.DataFrame:
                                f"and a probability from 0 to 1 ({err}).") from err
 
 
-def write_cases(connection: duckdb.DuckDBPyConnection, name: str, model_repo: str, model_revision: str,
-                cases: pd.DataFrame) -> int:
+def write_cases(session: Session, name: str, model_repo: str, model_revision: str, cases: pd.DataFrame) -> int:
     """Replace cohort ``name`` of the model with ``cases`` (within the caller's transaction); rows written."""
     frame = checked_cases(cases)
     key = [name, model_repo, model_revision]
-    connection.execute("DELETE FROM cohort_cases WHERE cohort = ? AND model_repo = ? AND model_revision = ?", key)
-    connection.register("incoming_cases", frame)
-    try:
-        connection.execute('INSERT INTO cohort_cases SELECT ?, ?, ?, "case", fold, label, probability, ? '
-                           "FROM incoming_cases", [*key, utc_naive(datetime.now(UTC))])
-    finally:
-        connection.unregister("incoming_cases")
+    session.changed("DELETE FROM cohort_cases WHERE cohort = ? AND model_repo = ? AND model_revision = ?", key)
+    session.insert_frame("cohort_cases", frame.assign(cohort=name, model_repo=model_repo,
+                                                      model_revision=model_revision,
+                                                      written_at=utc_naive(datetime.now(UTC))))
     return len(frame)
 
 
-def read_cases(connection: duckdb.DuckDBPyConnection, name: str, model_repo: str,
-               model_revision: str) -> pd.DataFrame:
+def read_cases(session: Session, name: str, model_repo: str, model_revision: str) -> pd.DataFrame:
     """Cohort ``name`` of the model: case, fold, label, probability, ordered by case."""
-    return connection.execute(
+    return session.frame(
         'SELECT "case", fold, label, probability FROM cohort_cases WHERE cohort = ? AND model_repo = ? '
-        'AND model_revision = ? ORDER BY "case"', [name, model_repo, model_revision]).df()
+        'AND model_revision = ? ORDER BY "case"', [name, model_repo, model_revision], _CASE_TYPES)
 
 
-def cohort_names(connection: duckdb.DuckDBPyConnection, model_repo: str, model_revision: str) -> list[str]:
+def cohort_names(session: Session, model_repo: str, model_revision: str) -> list[str]:
     """Names of the model's cohorts: the training cohort first, then the others alphabetically."""
-    rows = connection.execute(
-        "SELECT DISTINCT cohort FROM cohort_cases WHERE model_repo = ? AND model_revision = ? "
-        "ORDER BY cohort <> ?, cohort", [model_repo, model_revision, TRAINING_COHORT]).fetchall()
+    rows = session.rows(
+        "SELECT cohort FROM cohort_cases WHERE model_repo = ? AND model_revision = ? GROUP BY cohort "
+        "ORDER BY cohort <> ?, cohort", [model_repo, model_revision, TRAINING_COHORT])
     return [row[0] for row in rows]
 
 
-def write_metrics(connection: duckdb.DuckDBPyConnection, model_repo: str, model_revision: str,
+def write_metrics(session: Session, model_repo: str, model_revision: str,
                   metrics: dict[str, Any]) -> None:
     """Replace the model's saved metrics (its config.json ``metrics``)."""
     key = [model_repo, model_revision]
-    connection.execute("DELETE FROM model_metrics WHERE model_repo = ? AND model_revision = ?", key)
-    connection.execute("INSERT INTO model_metrics VALUES (?, ?, ?, ?)",
-                       [*key, json.dumps(metrics), utc_naive(datetime.now(UTC))])
+    session.changed("DELETE FROM model_metrics WHERE model_repo = ? AND model_revision = ?", key)
+    session.changed("INSERT INTO model_metrics VALUES (?, ?, ?, ?)",
+                    [*key, json.dumps(metrics), utc_naive(datetime.now(UTC))])
 
 
-def read_metrics(connection: duckdb.DuckDBPyConnection, model_repo: str, model_revision: str) -> dict | None:
+def read_metrics(session: Session, model_repo: str, model_revision: str) -> dict | None:
     """The model's saved metrics, or None when none were saved."""
-    row = connection.execute("SELECT metrics FROM model_metrics WHERE model_repo = ? AND model_revision = ?",
-                             [model_repo, model_revision]).fetchone()
+    row = session.row("SELECT metrics FROM model_metrics WHERE model_repo = ? AND model_revision = ?",
+                      [model_repo, model_revision])
     return json.loads(row[0]) if row else None

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from core.errors import InputError
 from core.store.schema import utc_naive
+from core.store.session import Session
 
 STATUSES = ("ok", "abstained", "rejected", "failed")
 """ok: a probability was returned; abstained: computed, but the tool declined to call it (``reasons`` say why);
@@ -27,6 +27,10 @@ COLUMNS = ("id", "time", "channel", "user", "study_hash", "probability", "label"
            "reasons")
 """The columns of ``Store.predictions()``, in order."""
 _WRITTEN = COLUMNS[1:]
+_TYPES = {"id": "int64", "time": "datetime64[us]", **{name: "float64" for name in (
+    "probability", "uncertainty_std", "interval_low", "interval_high")}}
+_TYPES.update({name: "str" for name in COLUMNS if name not in _TYPES})
+"""The pandas type of each column of ``Store.predictions()`` (``time`` then gets its UTC zone)."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,11 @@ class PredictionRecord:
         return [values[name] for name in _WRITTEN]
 
 
-def insert(connection: duckdb.DuckDBPyConnection, record: PredictionRecord) -> int:
+def insert(session: Session, record: PredictionRecord) -> int:
     """Append ``record``; the new row's id."""
     names = ", ".join(f'"{name}"' for name in _WRITTEN)
     parameters = ", ".join("?" for _ in _WRITTEN)
-    row = connection.execute(f"INSERT INTO predictions ({names}) VALUES ({parameters}) RETURNING id",
-                             record.row()).fetchone()
+    row = session.row(f"INSERT INTO predictions ({names}) VALUES ({parameters}) RETURNING id", record.row())
     assert row is not None
     return int(row[0])
 
@@ -81,7 +84,7 @@ def _checked_status(status: str) -> str:
     return status
 
 
-def select(connection: duckdb.DuckDBPyConnection, limit: int, *, status: str | None, user: str | None,
+def select(session: Session, limit: int, *, status: str | None, user: str | None,
            since: datetime | None, model_revision: str | None) -> pd.DataFrame:
     """Rows matching every given filter, newest first, at most ``limit``; ``time`` as UTC timestamps."""
     if limit < 1:
@@ -98,8 +101,8 @@ def select(connection: duckdb.DuckDBPyConnection, limit: int, *, status: str | N
         parameters.append(utc_naive(since))
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     names = ", ".join(f'"{name}"' for name in COLUMNS)
-    frame = connection.execute(f"SELECT {names} FROM predictions {where} ORDER BY time DESC, id DESC LIMIT ?",
-                               [*parameters, int(limit)]).df()
+    frame = session.frame(f"SELECT {names} FROM predictions {where} ORDER BY time DESC, id DESC LIMIT ?",
+                          [*parameters, int(limit)], _TYPES)
     frame["time"] = frame["time"].dt.tz_localize("UTC")
     return frame
 
@@ -114,18 +117,16 @@ def _cutoff(days: float) -> datetime | None:
         return None
 
 
-def count_older_than(connection: duckdb.DuckDBPyConnection, days: float) -> tuple[int, int]:
+def count_older_than(session: Session, days: float) -> tuple[int, int]:
     """How many log rows are older than ``days``, and how many rows there are."""
     cutoff = _cutoff(days)
-    row = connection.execute("SELECT count(*) FILTER (WHERE time < ?), count(*) FROM predictions",
-                             [cutoff]).fetchone()
+    row = session.row("SELECT count(*) FILTER (WHERE time < ?), count(*) FROM predictions", [cutoff])
     return (int(row[0] or 0), int(row[1])) if row else (0, 0)
 
 
-def delete_older_than(connection: duckdb.DuckDBPyConnection, days: float) -> int:
+def delete_older_than(session: Session, days: float) -> int:
     """Delete log rows older than ``days``; how many went."""
     cutoff = _cutoff(days)
     if cutoff is None:
         return 0
-    row = connection.execute("DELETE FROM predictions WHERE time < ?", [cutoff]).fetchone()  # (rows deleted,)
-    return int(row[0]) if row else 0
+    return session.changed("DELETE FROM predictions WHERE time < ?", [cutoff])

@@ -25,8 +25,9 @@ class Terminal(io.StringIO):
         return True
 
 
-def _log(db: Path, ages_days: list[float]) -> Store:
-    """A store at ``db`` with one row per age (in days before now), probability = the row's position / 10."""
+def _log(db: Path | str, ages_days: list[float]) -> Store:
+    """A store at ``db`` (a DuckDB file or a PostgreSQL URL) with one row per age (in days before now),
+    probability = the row's position / 10."""
     store = Store(db)
     now = datetime.now(UTC)
     for n, age in enumerate(ages_days):
@@ -108,3 +109,12 @@ def test_python_m_core_purge_runs_as_a_command(db: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("deleted 1 prediction-log row(s) older than 5 days") and len(store.predictions()) == 1
+
+
+def test_purge_works_on_a_shared_postgresql_log_named_by_mgmt_db_url(
+        postgres_database: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("MGMT_DB_URL", postgres_database)
+    store = _log(postgres_database, [40, 31, 2])
+    assert main(["purge", "--days", "30", "--yes"]) == 0
+    assert "deleted 2 prediction-log row(s) older than 30 days" in capsys.readouterr().out
+    assert _kept(store) == [0.2]

@@ -1,4 +1,5 @@
-"""Store fixtures: a fresh database file per test and log records with real-looking values."""
+"""Store fixtures: a fresh database per test, in each engine (a DuckDB file, a real PostgreSQL server), and log
+records with real-looking values."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def record(**changes: Any) -> PredictionRecord:
     return replace(RECORD, **changes)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """An empty store in each engine: a new DuckDB file, then a new database on the test PostgreSQL server."""
+    if request.param == "postgresql":
+        return Store(request.getfixturevalue("postgres_database"))
     return Store(tmp_path / "db" / "mgmt.duckdb")

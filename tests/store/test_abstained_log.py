@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from core.store import Store
+from core.store.duckdb_file import DuckDBSession
 from core.store.schema import MIGRATIONS, migrate
 from tests.store.conftest import RECORD, record
 
@@ -23,7 +24,7 @@ def test_an_abstained_prediction_is_logged_with_its_reasons(store: Store) -> Non
 def test_a_version_one_file_keeps_its_rows_and_gains_the_abstained_status(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     with duckdb.connect(str(path)) as connection:
-        migrate(connection, path, MIGRATIONS[:1])
+        migrate(DuckDBSession(connection), path, MIGRATIONS[:1])
         connection.execute("INSERT INTO predictions (time, channel, \"user\", model_repo, model_revision, timings_s, "
                            "status) VALUES (now(), 'cli', 'ann', 'r', 'local', '{}', 'ok')")
     store = Store(path)

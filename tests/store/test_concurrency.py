@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from core.store import Store
 from tests.store.conftest import record
-store = Store(Path(sys.argv[1]))
+store = Store(sys.argv[1])  # a DuckDB file or a postgresql:// URL
 Path(sys.argv[2]).touch()
 for n in range(int(sys.argv[3])):
     assert store.log_prediction(record(channel="cli", probability=n / 100)) is not None

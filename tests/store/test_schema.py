@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from core.store import Store, StoreBusy, StoreUnavailable
+from core.store.duckdb_file import DuckDBSession
 from core.store.schema import MIGRATIONS, Migration, migrate, schema_version
 
 
@@ -38,7 +39,7 @@ def test_an_empty_duckdb_file_of_version_zero_is_migrated(tmp_path: Path) -> Non
     path = tmp_path / "old.duckdb"
     duckdb.connect(str(path)).close()
     with duckdb.connect(str(path)) as connection:
-        assert schema_version(connection) == 0
+        assert schema_version(DuckDBSession(connection)) == 0
     assert Store(path).predictions().empty
 
 
@@ -48,7 +49,7 @@ def test_a_file_at_an_older_version_gets_only_the_newer_migrations(tmp_path: Pat
     added = Migration(len(MIGRATIONS) + 1, "a note per prediction",
                       ("ALTER TABLE predictions ADD COLUMN note VARCHAR",))
     with duckdb.connect(str(path)) as connection:
-        assert migrate(connection, path, (*MIGRATIONS, added)) == added.version
+        assert migrate(DuckDBSession(connection), path, (*MIGRATIONS, added)) == added.version
         columns = [row[0] for row in connection.execute("DESCRIBE predictions").fetchall()]
     assert columns[-1] == "note"
     assert _versions(path)[-1] == (added.version, added.description)
@@ -81,4 +82,4 @@ def test_a_database_with_foreign_tables_of_the_same_name_is_refused(tmp_path: Pa
     with pytest.raises(StoreUnavailable, match="holds tables this app did not create"):
         Store(path)
     with duckdb.connect(str(path)) as connection:  # rolled back: no half-made schema left behind
-        assert schema_version(connection) == 0
+        assert schema_version(DuckDBSession(connection)) == 0
