@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from core.admission import AdmissionGate, Place, use_cpu_share
 from core.config import Settings, get_settings
 from core.errors import ModelUnavailable, ServiceUnavailable, disposition
-from core.ingest import UploadedFile, read_study_folder, staged
+from core.ingest import UploadedFile, staged
 from core.ingest.gc_pause import collector_paused
-from core.ingest.loader import source_name
+from core.ingest.loader import read_study_and_identity, source_name
+from core.report import Documents, ReportRequest, load_report_writers, make_documents
 from core.store import PredictionRecord, Store
 
 if TYPE_CHECKING:  # torch and MONAI load with the model, in the background, so the server is up at once
@@ -45,6 +46,7 @@ class Outcome:
     """A finished prediction (timings of every stage, whether and where it was logged) and its JSON report."""
 
     prediction: Prediction
+    documents: Documents | None = None  # reports (issue 14): the PDF and DICOM SR asked for, in memory only
 
     @property
     def report(self) -> dict[str, Any]:
@@ -103,6 +105,7 @@ class Service:
             self.load_seconds = time.perf_counter() - started
             if self._import_cohort:
                 self._import_training_cohort(self._predictor)
+            load_report_writers()  # reports: fpdf2 and highdicom (~2 s on first use) load with the model
         except ServiceUnavailable as err:
             self._model_error = err
         finally:
@@ -155,13 +158,16 @@ class Service:
                 "load_seconds": round(self.load_seconds or 0.0, 3)}
 
     def predict(self, source: Source, *, user: str = "anonymous", channel: str = "app", with_cam: bool = True,
-                progress: Progress | None = None, log: bool = True, place: Place | None = None) -> Outcome:
+                progress: Progress | None = None, log: bool = True, place: Place | None = None,
+                reports: ReportRequest | None = None) -> Outcome:
         """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix.
 
         Admission: a place in ``self.admission`` (``place``, when the caller took one already, as the REST API does
         before reading the upload), then, after staging (files on disk), a slot for reading the series (which
         allocates the volumes) and scoring; ServiceBusy, not logged, when there is no place or no slot in time.
         Every other failure is logged with the status its kind has in ``core.errors.DISPOSITIONS``.
+        ``reports``: the documents to make (``Outcome.documents``) from the prediction and the source's identity,
+        which is held in memory for this call only and never logged or written.
         """
         progress = progress or (lambda stage: None)
         started = time.perf_counter()
@@ -180,7 +186,7 @@ class Service:
                     read_started = time.perf_counter()
                     progress("reading series")
                     with self.admission.reading, collector_paused():
-                        study = read_study_folder(folder, source_name(source), self.settings)
+                        study, identity = read_study_and_identity(folder, source_name(source), self.settings)
                 timings["read"] = time.perf_counter() - read_started
                 prediction = predictor.predict(study, with_cam=with_cam, progress=progress)
                 del study  # the volumes go before the slot does
@@ -193,7 +199,17 @@ class Service:
         prediction = replace(prediction, timings=Timings.of(timings) + prediction.timings
                              + Timings.of({"total": time.perf_counter() - started}))
         log_id = self._log_success(prediction, user, channel) if log else None
-        return Outcome(replace(prediction, logged=log_id is not None, log_id=log_id))
+        prediction = replace(prediction, logged=log_id is not None, log_id=log_id)
+        # --- reports (issue 14): made while the identity is in memory; it goes no further than the documents
+        documents = None
+        if reports is not None:
+            report_started = time.perf_counter()
+            documents = make_documents(prediction, prediction.to_json(), identity, reports)
+            prediction = replace(prediction, timings=prediction.timings
+                                 + Timings.of({"reports": time.perf_counter() - report_started}))
+        del identity
+        # --- end of reports
+        return Outcome(prediction, documents)
 
     def _log_success(self, prediction: Prediction, user: str, channel: str) -> int | None:
         low, high = prediction.uncertainty.interval90

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.errors import ServiceUnavailable
 from core.model.card import demoted, read_card, without_comments
+from core.model.publish import tree_url
 from core.notice import BEST_COMPETITION_AUC, EXTERNAL_COHORT_AUC, PUBLISHED_CONTEXT
 from core.service import get_service
 
@@ -19,7 +20,11 @@ with st.spinner("Loading the model..."):
         st.error(err.user_message, icon=":material/error:")
         st.stop()
 source, config = predictor.source, predictor.config
-st.write(f"In use: `{source.repo}` at revision `{source.revision}`.")
+if source.from_hub:
+    st.write(f"In use: Hub repo `{source.repo}` at revision `{source.revision}`: "
+             f"[browse it on the Hub]({tree_url(source.repo, source.revision)}).")
+else:
+    st.write(f"In use: `{source.repo}` (a local folder, revision `local`).")
 
 st.subheader("Published context for real data")
 columns = st.columns(2)

@@ -16,6 +16,7 @@ from core.figures.slices import cam_in_brain, default_indices, slice_position_mm
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
+from core.report import ReportRequest
 from core.service import STAGES, Outcome, get_service
 
 SOURCES = ("Example study", "Upload a .zip", "Upload a folder", "Upload files")
@@ -48,6 +49,9 @@ else:
 st.caption("Nothing you upload is kept: it is deleted as soon as the prediction is done. The log keeps the "
            "probability, timings and a salted hash of the study, never a name or an identifier.")
 
+with_identity = st.checkbox("Include patient identity in the PDF report", value=False, key="report_identity",
+                            help="Name, ID, birth date and sex from the uploaded study's headers, printed in the PDF "
+                                 "for you; never stored. The DICOM SR always carries them (a PACS files it by them).")
 if st.button("Predict", type="primary", disabled=source is None, key="predict"):
     bar = st.progress(0.0, text="starting")
     problem, busy = None, False
@@ -65,7 +69,8 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
             else:
                 target = [UploadedFile(relative_path=f.name, content=f.getvalue()) for f in source[1]]
             outcome = get_service().predict(target, user=st.session_state.get("user", "anonymous"),
-                                            channel="app", progress=progress)
+                                            channel="app", progress=progress,
+                                            reports=ReportRequest(include_identity=with_identity))
         except Exception as err:  # answered as core.errors.DISPOSITIONS says; a bug is logged, never shown raw
             answer = disposition(err)
             if answer is BUG:
@@ -178,6 +183,16 @@ if outcome is not None:
     viewer(outcome)
     st.download_button("Download the result (JSON)", json.dumps(outcome.report, indent=2), "mgmt-prediction.json",
                        "application/json", icon=":material/download:")
+    # --- reports (issue 14): made with the prediction, held in this session's memory only
+    documents = outcome.documents
+    if documents is not None:
+        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)"}
+        for document in documents.made.values():
+            st.download_button(labels[document.kind], document.data, document.file_name, document.media_type,
+                               icon=":material/download:", key=f"report-{document.kind}")
+        for message in documents.refused.values():
+            st.info(message, icon=":material/info:")
+    # --- end of reports
 
 if kind == "Example study":
     st.download_button("Download this example as a .zip (to try the upload path)", data=lambda: example_zip(key),

@@ -1,7 +1,8 @@
 """The REST API, served by the Streamlit process next to the pages (``st.App(routes=api_routes())``).
 
 ``GET /api/health``, ``POST /api/predict`` (multipart: a .zip of one study, or its files named by relative
-path) and ``GET /api/predictions?limit=N``. With ``MGMT_API_TOKEN`` set, every ``/api/*`` call needs
+path; ``?report=pdf`` or ``?report=sr`` answers that report instead of the JSON) and
+``GET /api/predictions?limit=N``. With ``MGMT_API_TOKEN`` set, every ``/api/*`` call needs
 ``Authorization: Bearer <token>``; the prediction log follows the pages' roles (core/api/access.py). Errors are
 JSON ``{"error": message}``. UI-free: no streamlit import here.
 

@@ -16,13 +16,14 @@ import anyio
 import pandas as pd
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from core.api.access import protection
 from core.api.upload import received_files
 from core.config import get_settings
 from core.errors import InputError
 from core.notice import RESEARCH_NOTICE, STORAGE
+from core.report import KINDS, ReportRequest
 from core.service import get_service
 
 LOG_LIMIT_DEFAULT = 100
@@ -55,14 +56,42 @@ async def health(request: Request) -> JSONResponse:
                         status_code=503 if status == "unavailable" else 200)
 
 
-async def predict(request: Request) -> JSONResponse:
-    """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``."""
+async def predict(request: Request) -> Response:
+    """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``;
+    with ``?report=pdf`` or ``?report=sr`` the PDF report or the DICOM SR instead (the SR carries the uploaded
+    study's patient module; it goes back to the uploader and is kept nowhere)."""
+    reports = report_request(request.query_params.get("report"), request.query_params.get("identity"))
     service = get_service()
     with service.admission.enter() as place:  # ServiceBusy (503) before a byte of the upload is read
         async with received_files(request, get_settings()) as files:
-            outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api", place=place),
+            outcome = await anyio.to_thread.run_sync(partial(service.predict, files, channel="api", place=place,
+                                                             reports=reports),
                                                      limiter=prediction_slots(service.admission.capacity))
-    return JSONResponse(outcome.report)
+    if reports is None:
+        return JSONResponse(outcome.report)
+    kind = reports.kinds[0]
+    if kind in outcome.documents.refused:
+        raise InputError(outcome.documents.refused[kind])
+    document = outcome.documents.made[kind]
+    return Response(document.data, media_type=document.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{document.file_name}"'})
+
+
+def report_request(raw: str | None, identity: str | None = None) -> ReportRequest | None:
+    """The ``report`` query parameter: absent for the JSON answer, else one of KINDS; ``identity=true`` puts the
+    patient from the upload's headers into the PDF (by default it names no patient)."""
+    if raw is None:
+        if identity is not None:
+            raise InputError("identity= applies to a report only; expected report=pdf with it.")
+        return None
+    if raw.strip().lower() not in KINDS:
+        raise InputError(f"report={raw!r} is not usable; expected one of {', '.join(KINDS)} (or no report "
+                         "parameter for the JSON answer).")
+    flags = {None: False, "false": False, "0": False, "true": True, "1": True}
+    if (identity.strip().lower() if identity is not None else None) not in flags:
+        raise InputError(f"identity={identity!r} is not usable; expected true or false.")
+    return ReportRequest(kinds=(raw.strip().lower(),),
+                         include_identity=flags[identity.strip().lower() if identity is not None else None])
 
 
 def log_limit(raw: str | None) -> int:

@@ -12,7 +12,8 @@ COMMANDS: dict[str, str] = {  # argparse help text: a literal percent sign is wr
     "train": "cross-validate and train a model folder (config.json, model.safetensors, card)",
     "tune": "Bayesian search (Optuna TPE, median pruning) over learning rate, weight decay, dropout, width, depth "
             "and batch size",
-    "evaluate": "accuracy, precision, recall, F1, ROC AUC with 95%% CI, Brier, calibration of a model",
+    "evaluate": "accuracy, precision, recall, F1, ROC AUC with 95%% CI, Brier, ECE, Dice, missing sequences of a model",
+    "push": "publish a trained model folder to the Hugging Face Hub",
     "purge": "delete prediction-log rows older than N days",
     "ood": "fit the out-of-distribution gate of a model folder (ood.json) on in-distribution cases",
 }

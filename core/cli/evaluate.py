@@ -1,4 +1,9 @@
-"""``python -m core evaluate DATA_DIR --labels CSV --model REPO_OR_DIR``: metrics of a model on labelled studies."""
+"""``python -m core evaluate DATA_DIR --labels CSV --model REPO_OR_DIR``: metrics of a model on labelled studies.
+
+Beyond the classification metrics: expected calibration error (and Brier/ECE before calibration), Dice of the
+tumour segmentation against ``masks/`` label maps, AUC with sequences missing (``--without``, or the whole
+table with ``--missing-table``), and, on a synthetic cohort, the latent-score AUC of the same cases.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,21 @@ from core.inference import Predictor
 from core.ingest import load_study
 from core.metrics import calibration_curve, evaluate_predictions, roc_points
 from core.model.card import write_heldout_section
+from core.train.assessment import (
+    Collected,
+    auc_table,
+    calibration_summary,
+    describe,
+    dice_summary,
+    latent_auc,
+    missing_combinations,
+    parse_without,
+)
+from core.train.calibration import expected_calibration_error
 from core.train.dataset import find_cases, read_labels
+from core.train.masks import mask_on_grid, mask_path, region_dice
+
+JSON_KEYS = ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,58 +50,131 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="write metrics.json, predictions.csv, roc.html, "
                         "calibration.html here (default: DATA_DIR/evaluation)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--without", metavar="SEQ[,SEQ]", help="evaluate as if these sequences were missing "
+                        "(blanked, and the model told so)")
+    parser.add_argument("--missing-table", action="store_true", help="also the AUC with each sequence and each "
+                        "pair of sequences missing (one model pass per setting, one preprocessing per case)")
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="label maps for Dice (default: DATA_DIR/masks "
+                        "when present)")
     parser.add_argument("--card", metavar="TEXT", help="write these results into the model folder's card as its "
                         "held-out evaluation; TEXT describes the data (e.g. how it was generated)")
+    parser.add_argument("--card-section", choices=["held-out", "validation"], default="held-out",
+                        help="which card section --card writes: the held-out figure (a cohort used once) or the "
+                             "validation figure (the cohort choices were made on)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    without = parse_without(args.without)
     predictor = Predictor.load(args.model, args.revision)
     cases, skipped = find_cases(args.data_dir, read_labels(args.labels))
-    labels, probabilities, failed, kept = [], [], list(skipped), []
+    masks = args.masks or (args.data_dir / "masks" if (args.data_dir / "masks").is_dir() else None)
+    settings = [without] + ([m for m in missing_combinations() if m != without] if args.missing_table else [])
+    collected, failed, kept = Collected(), list(skipped), []
     for case in tqdm(cases, desc="evaluate", unit="case", disable=args.json):
         try:
-            probability = predictor.predict(load_study(case.folder), with_cam=False).probability
+            prepared = predictor.prepare(load_study(case.folder))
         except InputError as err:
             failed.append(f"{case.case_id}: {err.user_message.splitlines()[0]}")
             continue
-        labels.append(case.label)
-        probabilities.append(probability)
+        first = predictor.assess(prepared, without)
+        collected.labels.append(case.label)
+        collected.logits.append(first.logit)
+        collected.add(without, first.probability)
+        for missing in settings[1:]:
+            collected.add(missing, predictor.assess(prepared, missing).probability)
+        label_file = mask_path(masks, case.case_id) if masks else None
+        if label_file is not None:
+            collected.dice.append(region_dice(first.segmentation, mask_on_grid(label_file, prepared.grid)))
         kept.append(case)
     if not kept:
         raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {failed[0]}")
+    labels, probabilities = collected.labels, collected.probabilities[without]
     threshold = args.threshold if args.threshold is not None else predictor.config.threshold
     metrics = evaluate_predictions(labels, probabilities, threshold=threshold)
     out = args.out or args.data_dir / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
-    report = {**metrics.to_json(), "model": {"repo": predictor.source.repo, "revision": predictor.source.revision},
-              "skipped": failed, "calibration": calibration_curve(labels, probabilities)}
+    command = reproduce_command(args, predictor)
+    report = {**metrics.to_json(), "ece": expected_calibration_error(labels, probabilities),
+              "model": {"repo": predictor.source.repo, "revision": predictor.source.revision},
+              "without": list(without), "skipped": failed, "calibration": calibration_curve(labels, probabilities),
+              "calibration_before_after": calibration_summary(labels, collected.logits, probabilities),
+              "dice": dice_summary(collected.dice),
+              "latent_score": latent_auc(args.data_dir / "truth.csv", [c.case_id for c in kept], labels),
+              "command": command}
+    if report["latent_score"]:
+        report["latent_score"]["ratio"] = metrics.auc / report["latent_score"]["auc"]
+    if args.missing_table:
+        report["missing_sequences"] = auc_table(labels, collected.probabilities, reference=without)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    with open(out / "predictions.csv", "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["BraTS21ID", "MGMT_value", "probability"])
-        writer.writerows([int(c.case_id), c.label, f"{p:.6f}"] for c, p in zip(kept, probabilities, strict=True))
+    _write_predictions(out / "predictions.csv", kept, collected, without)
     roc_figure(roc_points(labels, probabilities), metrics).write_html(out / "roc.html", include_plotlyjs=True)
     calibration_figure(report["calibration"]).write_html(out / "calibration.html", include_plotlyjs=True)
     if args.card:
         if predictor.source.revision != "local":
             raise InputError("--card writes into a local model folder; the model came from the Hub.")
-        data = args.data_dir.name
-        command = (f"python -m core evaluate {data} --labels {data}/{args.labels.name} "
-                   f"--model {predictor.source.folder.name} --json")
-        write_heldout_section(predictor.source.folder, metrics.to_json(), args.card, command)
+        write_heldout_section(predictor.source.folder, report, args.card, command, section=args.card_section)
     if args.json:
-        print(json.dumps({k: report[k] for k in ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1",
-                                                 "brier")}))
+        print(json.dumps({k: report[k] for k in JSON_KEYS}))
         return 0
+    _print_table(report, predictor, metrics, threshold, failed, out)
+    return 0
+
+
+def reproduce_command(args: argparse.Namespace, predictor: Predictor) -> str:
+    """The command line that reproduces these figures, with the data folder named as from its parent and a local
+    model by its folder name (as a card states it: ``python -m core evaluate heldout --labels heldout/...``)."""
+    data = args.data_dir.name
+    inside = args.labels.resolve().parent == args.data_dir.resolve()
+    labels = f"{data}/{args.labels.name}" if inside else str(args.labels)
+    model = predictor.source.folder.name if predictor.source.revision == "local" else predictor.source.repo
+    parts = ["python -m core evaluate", data, "--labels", labels, "--model", model]
+    if args.revision:
+        parts += ["--revision", args.revision]
+    if args.without:
+        parts += ["--without", ",".join(parse_without(args.without))]
+    if args.missing_table:
+        parts.append("--missing-table")
+    if args.masks:
+        parts += ["--masks", str(args.masks)]
+    if args.threshold is not None:
+        parts += ["--threshold", str(args.threshold)]
+    return " ".join(parts + ["--json"])
+
+
+def _write_predictions(path: Path, kept: list, collected: Collected, without: tuple[str, ...]) -> None:
+    regions = list(collected.dice[0]) if collected.dice and len(collected.dice) == len(kept) else []
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["BraTS21ID", "MGMT_value", "probability", "logit"] + [f"dice_{r}" for r in regions])
+        for i, case in enumerate(kept):
+            writer.writerow([int(case.case_id), case.label, f"{collected.probabilities[without][i]:.9g}",
+                             f"{collected.logits[i]:.6f}"] + [f"{collected.dice[i][r]:.4f}" for r in regions])
+
+
+def _print_table(report: dict, predictor: Predictor, metrics, threshold: float, failed: list, out: Path) -> None:
     low, high = metrics.auc_ci95
     print(f"model {predictor.source.repo} @ {predictor.source.revision}; {metrics.n} cases "
-          f"({len(failed)} skipped)")
+          f"({len(failed)} skipped); {describe(tuple(report['without']))}")
+    before, after = report["calibration_before_after"]["before"], report["calibration_before_after"]["after"]
     rows = [("ROC AUC", f"{metrics.auc:.3f} (95% CI {low:.3f}-{high:.3f})"), ("accuracy", f"{metrics.accuracy:.3f}"),
             ("precision", f"{metrics.precision:.3f}"), ("recall", f"{metrics.recall:.3f}"), ("F1", f"{metrics.f1:.3f}"),
-            ("Brier", f"{metrics.brier:.3f}"), ("threshold", f"{threshold}"),
+            ("Brier", f"{metrics.brier:.3f} (uncalibrated {before['brier']:.3f})"),
+            ("ECE", f"{report['ece']:.3f} (uncalibrated {before['ece']:.3f}; a perfectly calibrated model would "
+                    f"show {after['ece_if_perfectly_calibrated']:.3f} from sampling alone)"),
+            ("threshold", f"{threshold}"),
             ("confusion", " ".join(f"{k}={v}" for k, v in metrics.confusion.items()))]
+    if report["latent_score"]:
+        latent = report["latent_score"]
+        rows.append(("latent AUC", f"{latent['auc']:.3f} (model/latent {latent['ratio']:.3f})"))
+    if report["dice"]["n"]:
+        rows.append(("Dice", ", ".join(f"{k} {v['median']:.3f}" for k, v in report["dice"].items() if k != "n")
+                     + f" (medians over {report['dice']['n']} cases)"))
     for name, value in rows:
         print(f"  {name:<10} {value}")
+    for row in report.get("missing_sequences", []):
+        low, high = row["auc_ci95"]
+        print(f"  {row['setting']:<28} AUC {row['auc']:.3f} ({low:.3f}-{high:.3f})"
+              + (f", {row['ratio_to_all_four']:.3f} of all four" if row["ratio_to_all_four"] else ""))
     print(f"wrote {out}/metrics.json, predictions.csv, roc.html, calibration.html")
-    return 0
+    print(f"reproduce: {report['command']}")

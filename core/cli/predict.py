@@ -8,9 +8,14 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.cli import COMMANDS
+from core.errors import EXIT_INPUT
 from core.notice import RESEARCH_NOTICE
+
+if TYPE_CHECKING:
+    from core.service import Outcome
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,11 +33,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="do not record this prediction in the prediction log (the DuckDB file MGMT_DB, default "
                              "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="also write the PDF report and the DICOM Structured Report (TID 1500, for a PACS; it "
+                             "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
+                             "study gets the PDF only (an SR needs the DICOM study's UIDs)")
+    parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
+                        "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from core.inference.report import Timings, sequence_table
+    from core.report import ReportRequest
     from core.service import Service
 
     started = time.perf_counter()
@@ -40,15 +52,19 @@ def run(args: argparse.Namespace) -> int:
     loaded = time.perf_counter()
     progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
     outcome = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
-                              progress=progress)
+                              progress=progress, reports=ReportRequest() if args.report else None)
     prediction = replace(outcome.prediction, timings=Timings.of({"load_model": loaded - started})
                          + outcome.prediction.timings + Timings.of({"total": time.perf_counter() - started}))
+    if args.export_seg:
+        from core.inference.tumour import export_segmentation
+
+        export_segmentation(prediction.segmentation, prediction.prepared.grid, args.export_seg)
     if not args.no_log and not prediction.logged:
         print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
               file=sys.stderr)
     if args.json:
         print(json.dumps(prediction.to_json(), indent=2))
-        return 0
+        return write_reports(outcome, args.report)
     low, high = prediction.uncertainty.interval90
     print(f"P(methylated) = {prediction.probability:.3f}  (90% interval {low:.3f} to {high:.3f}; "
           f"threshold {prediction.threshold}) -> {prediction.label}")
@@ -57,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     for row in sequence_table(prediction.sequences):
         print(f"  {row['sequence']:<6} {row['plane']:<9} {row['shape'].replace(' ', ''):<12} {row['source']}")
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
+    if prediction.tumour:
+        volumes = prediction.tumour.volumes_ml
+        centre = prediction.tumour.centre_mm
+        where = "" if centre is None else " centred at " + ", ".join(f"{v:.0f}" for v in centre) + " mm (RAS)"
+        print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
+    if args.export_seg:
+        print(f"segmentation written to {args.export_seg}")
     for warning in prediction.warnings:
         print(f"warning: {warning}")
     for check in prediction.quality:  # issue 13: checks that did not pass, and why the tool abstains
@@ -65,4 +88,17 @@ def run(args: argparse.Namespace) -> int:
     if prediction.abstained:
         print("ABSTAINED (the probability above is not a call): " + " ".join(prediction.reasons))
     print(RESEARCH_NOTICE)
-    return 0
+    return write_reports(outcome, args.report)
+
+
+def write_reports(outcome: Outcome, folder: Path | None) -> int:
+    """Write the documents made into ``folder`` (paths on stderr); 2 when a kind was refused (its reason said)."""
+    if folder is None or outcome.documents is None:
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for document in outcome.documents.made.values():
+        (folder / document.file_name).write_bytes(document.data)
+        print(f"report: {folder / document.file_name}", file=sys.stderr)
+    for message in outcome.documents.refused.values():
+        print(f"error: {message}", file=sys.stderr)
+    return EXIT_INPUT if outcome.documents.refused else 0

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from core.cli import COMMANDS
@@ -17,8 +18,9 @@ from core.errors import InputError
 from core.model.card import write_trained_card
 from core.model.config import Preprocessing
 from core.model.network import MGMTNet
+from core.train.calibration import apply_calibration, expected_calibration_error
 from core.train.crossval import cross_validate
-from core.train.dataset import TensorCache, find_cases, load_cohort, read_labels
+from core.train.dataset import TensorCache, find_cases, load_cohort, load_segmentations, read_labels
 from core.train.loop import TrainSettings
 
 
@@ -26,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help=COMMANDS["train"],
         description="Train on an RSNA-layout folder with its labels CSV: stratified k-fold out-of-fold "
-                    "predictions, then a final model on all cases.")
+                    "predictions, then a final model on all cases, then a Platt calibration map fitted on the "
+                    "out-of-fold logits. With --masks, the tumour segmentation is trained too.")
     add_data_options(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
     parser.add_argument("--folds", type=int, default=5, metavar="K")
@@ -40,6 +43,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--architecture", default=defaults.architecture)
     parser.add_argument("--patience", type=int, default=defaults.patience)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="BraTS-style label maps (<id>_seg.nii.gz or "
+                        "BraTS2021_<id>_seg.nii.gz): train the tumour segmentation too (default: classification only)")
+    parser.add_argument("--sequence-dropout", type=float, default=defaults.sequence_dropout, metavar="P",
+                        help="share of training cases with one or two sequences blanked (the model is told which)")
+    parser.add_argument("--segmentation-weight", type=float, default=defaults.segmentation_weight, metavar="W")
+    parser.add_argument("--no-early-stopping", action="store_true", help="folds train on all their training cases "
+                        "for --epochs epochs (no inner split), and so does the final model")
+    parser.add_argument("--data-note", metavar="TEXT", help="a sentence for the card on where the data came from "
+                        "(e.g. the synth command and seed)")
     parser.set_defaults(run=run)
 
 
@@ -74,7 +86,10 @@ def settings_from(args: argparse.Namespace) -> tuple[TrainSettings, dict | None]
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                              weight_decay=args.weight_decay, dropout=args.dropout, widen_factor=args.widen,
                              architecture=args.architecture, patience=args.patience, seed=args.seed,
-                             augment=not args.no_augment)
+                             augment=not args.no_augment,
+                             sequence_dropout=getattr(args, "sequence_dropout", TrainSettings().sequence_dropout),
+                             segmentation_weight=getattr(args, "segmentation_weight",
+                                                         TrainSettings().segmentation_weight))
     if not args.params:
         return settings, None
     try:
@@ -92,37 +107,74 @@ def run(args: argparse.Namespace) -> int:
     if min(labels.sum(), len(labels) - labels.sum()) < args.folds:
         raise InputError(f"{args.folds}-fold cross-validation needs {args.folds} cases of each class; the labels give "
                          f"{int(labels.sum())} methylated and {int(len(labels) - labels.sum())} unmethylated.")
-    result = cross_validate(images, labels, args.folds, settings, preprocessing, progress=not args.quiet)
+    segmentations, segmentation_note = _segmentations(args, kept, preprocessing)
+    print(segmentation_note)
+    result = cross_validate(images, labels, args.folds, settings, preprocessing, progress=not args.quiet,
+                            segmentations=segmentations, early_stopping=not args.no_early_stopping)
     args.out.mkdir(parents=True, exist_ok=True)
     metrics = result.metrics.to_json()
+    calibrated = apply_calibration(result.oof_logits, result.calibration)
+    calibration_figures = {
+        "before": {"brier": metrics["brier"], "ece": expected_calibration_error(labels, result.oof)},
+        "after_in_sample": {"brier": float(np.mean((calibrated - labels) ** 2)),
+                            "ece": expected_calibration_error(labels, calibrated)}}
     model = MGMTNet(architecture=settings.architecture, widen_factor=settings.widen_factor, dropout=settings.dropout,
                     preprocessing=preprocessing, labels=["unmethylated", "methylated"],
-                    training={**settings.to_json(), "tuning": tuned},
-                    metrics={"cv_folds": args.folds, **metrics})  # config.json records the metrics too
+                    training={**settings.to_json(), "tuning": tuned, "segmentation": segmentation_note,
+                              "final_epochs": result.final_epochs},
+                    metrics={"cv_folds": args.folds, **metrics, "ece": calibration_figures["before"]["ece"]},
+                    calibration=result.calibration)  # config.json records the metrics and calibration too
     model.load_state_dict(result.final.model.cpu().state_dict())
     truth = args.data_dir / "truth.csv"
     ceiling = _ceiling(truth)
-    write_trained_card(args.out, metrics=metrics, settings=settings.to_json(), preprocessing=preprocessing,
-                       folds=args.folds, final_epochs=result.final_epochs, synthetic=ceiling is not None,
-                       ceiling=ceiling)
+    write_trained_card(args.out, metrics={**metrics, "ece": calibration_figures["before"]["ece"]},
+                       settings=settings.to_json(), preprocessing=preprocessing, folds=args.folds,
+                       final_epochs=result.final_epochs, synthetic=ceiling is not None, ceiling=ceiling,
+                       calibration=result.calibration, segmentation=segmentation_note, data_note=args.data_note,
+                       minutes=(time.perf_counter() - started) / 60, threads=torch.get_num_threads(),
+                       early_stopping=not args.no_early_stopping)
     model.save_pretrained(args.out)
     from core.train.ood_reference import OOD_CASES, fit_ood_reference  # the OOD gate's reference (ood.json)
 
     fit_ood_reference(args.out, [case.folder for case in kept][:OOD_CASES])
     with open(args.out / "oof.csv", "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["BraTS21ID", "MGMT_value", "fold", "probability"])
-        for case, label, fold, probability in zip(kept, labels, result.folds, result.oof, strict=True):
-            writer.writerow([int(case.case_id), int(label), int(fold), f"{probability:.6f}"])
+        writer.writerow(["BraTS21ID", "MGMT_value", "fold", "probability", "logit", "calibrated"])
+        for case, label, fold, probability, logit, fitted in zip(kept, labels, result.folds, result.oof,
+                                                                 result.oof_logits, calibrated, strict=True):
+            writer.writerow([int(case.case_id), int(label), int(fold), f"{probability:.6f}", f"{logit:.6f}",
+                             f"{fitted:.6f}"])
     (args.out / "metrics.json").write_text(json.dumps({
         "oof": metrics, "folds": result.fold_metrics, "final_epochs": result.final_epochs,
         "settings": settings.to_json(), "tuning": tuned, "skipped": skipped, "histories": result.histories,
-        "best_achievable_auc": ceiling, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
+        "best_achievable_auc": ceiling, "calibration": {**result.calibration, **calibration_figures},
+        "segmentation": segmentation_note, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
     low, high = metrics["auc_ci95"]
     print(f"out-of-fold AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}) over {metrics['n']} cases"
           + (f"; best achievable {ceiling:.3f}" if ceiling else "") + f"; wrote {args.out} in "
           f"{time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _segmentations(args: argparse.Namespace, kept: list,
+                   preprocessing: Preprocessing) -> tuple[np.ndarray | None, str]:
+    """Label maps on each case's model grid when ``--masks`` is given, and a sentence saying what is trained."""
+    if not args.masks:
+        return None, ("No --masks: classification only (the segmentation output stays untrained; tumour volumes "
+                      "of this model mean nothing)")
+    if not args.masks.is_dir():
+        raise InputError(f"--masks '{args.masks}' is not a folder; expected BraTS-style label files "
+                         "(<id>_seg.nii.gz or BraTS2021_<id>_seg.nii.gz).")
+    cache = TensorCache(args.cache, preprocessing)
+    with tqdm(total=len(kept), desc="masks", unit="case", disable=args.quiet) as bar:
+        maps, missing = load_segmentations(kept, cache, args.masks, progress=lambda _: bar.update())
+    for line in missing:
+        print(f"no mask {line}")
+    if len(missing) == len(kept):
+        raise InputError(f"No case has a label file in '{args.masks}'; expected <id>_seg.nii.gz or "
+                         "BraTS2021_<id>_seg.nii.gz per case.")
+    return maps, (f"Segmentation trained on the label maps of {len(kept) - len(missing)} of {len(kept)} cases "
+                  f"(--masks {args.masks.name})")
 
 
 def _ceiling(truth: Path) -> float | None:

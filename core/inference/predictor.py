@@ -1,14 +1,17 @@
-"""Study -> Prediction: probability of MGMT methylation, its uncertainty, Grad-CAM, timings and provenance.
+"""Study -> Prediction: probability of MGMT methylation, its uncertainty, the tumour segmentation and its
+volumes, Grad-CAM, timings and provenance.
 
 Uncertainty combines test-time augmentation (left-right flip) with Monte-Carlo dropout in the head: the
-backbone runs once per augmentation, the dropout head samples many times on those features (cheap).
+encoder-decoder runs once per augmentation, the dropout head samples many times on those features (cheap).
+Probabilities pass through the calibration map stored in the model's config.json. Missing sequences are blank
+channels, and the model is told which are missing (its availability vector).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,7 @@ from monai.visualize import GradCAMpp
 from core.inference.abstention import decide
 from core.inference.ood import OodReference, OodScore, pooled_features
 from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
+from core.inference.tumour import Tumour
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
@@ -50,12 +54,15 @@ class Prediction:
     warnings: tuple[str, ...] = ()
     logged: bool = False
     log_id: int | None = None  # the row of the prediction log this prediction was written to
+    segmentation: np.ndarray | None = None  # (D, H, W) uint8 BraTS labels on prepared.grid
+    tumour: Tumour | None = None
+    missing: tuple[str, ...] = ()  # sequences the model was told are absent (blank channels)
+    logit: float = 0.0  # uncalibrated logit, averaged over the augmentations
     # --- knowing when not to answer (issue 13) ---
     abstained: bool = False
     reasons: tuple[str, ...] = ()
     quality: tuple[QualityCheck, ...] = ()
     ood: OodScore | None = None
-    missing: tuple[str, ...] = ()
     contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
     features: np.ndarray | None = None  # pooled network features (the OOD gate's input; never in JSON)
 
@@ -76,14 +83,29 @@ class Prediction:
             "logged": self.logged,
             "log_id": self.log_id,
             "skull_strip": self.prepared.skull.to_json(),
+            "tumour": self.tumour.to_json() if self.tumour else None,
+            "missing": list(self.missing),
             "abstained": self.abstained,
             "reasons": list(self.reasons),
             "quality": [check.to_json() for check in self.quality],
             "ood": self.ood.to_json() if self.ood else None,
-            "missing": list(self.missing),
             "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
                               if self.contributions is not None else None),
         }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one pass of the model (with flip and dropout samples) says about a prepared study."""
+
+    probability: float  # calibrated, averaged over the augmentations
+    probabilities: np.ndarray  # per augmentation, calibrated
+    samples: np.ndarray  # Monte-Carlo dropout draws, calibrated
+    logit: float  # uncalibrated, averaged over the augmentations
+    segmentation: np.ndarray  # (D, H, W) uint8 BraTS labels
+    cam: np.ndarray | None
+    missing: tuple[str, ...]
+    seconds: float
 
 
 class _BothClasses(torch.nn.Module):
@@ -94,7 +116,7 @@ class _BothClasses(torch.nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logit = self.model(x)
+        logit = self.model(x)  # blank channels are read as missing sequences
         return torch.cat([-logit, logit], dim=1)
 
 
@@ -126,35 +148,34 @@ class Predictor:
         return cls(model, source)
 
     def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None,
-                with_contributions: bool = True) -> Prediction:
-        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM;
-        ``with_contributions``: also the per-sequence contributions (one batched pass per present sequence)."""
+                missing: Sequence[str] = (), with_contributions: bool = True) -> Prediction:
+        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM.
+        ``missing`` names sequences to treat as absent besides those the study lacks (blanked, and the model told
+        so); ``with_contributions``: also the per-sequence contributions (one batched pass)."""
         progress = progress or (lambda stage: None)
         progress("preprocessing")
-        prepared = prepare(study, self.config.preprocessing)
+        prepared = self.prepare(study)
         timings = dict(prepared.timings_s)
-        x = torch.from_numpy(prepared.image[None]).to(self.device)
         progress("model")
-        with self._lock:
-            started = time.perf_counter()
-            with pooled_features(self.model) as pooled:
-                features, cam = self._features_and_cam(x, with_cam, progress)
-            probabilities, samples = self._probabilities(features)
-            timings["model_and_cam" if with_cam else "model"] = time.perf_counter() - started
-            started = time.perf_counter()
-            contributions = (self._contributions(x, study.missing, float(probabilities[0])) if with_contributions
-                             else None)
-            timings["contributions"] = time.perf_counter() - started
-        probability = float(probabilities.mean())
+        missing = tuple(name for name in self.config.preprocessing.sequences if name in (*study.missing, *missing))
+        with pooled_features(self.model) as pooled:  # the first pass: the input and its flip
+            assessed = self.assess(prepared, missing, with_cam, progress)
+        timings["model_and_cam" if with_cam else "model"] = assessed.seconds
+        probability = assessed.probability
+        started = time.perf_counter()
+        contributions = (self._contributions(prepared, assessed.missing, float(assessed.probabilities[0]))
+                         if with_contributions else None)
+        timings["contributions"] = time.perf_counter() - started
         threshold = self.config.threshold
-        low, high = np.percentile(samples, [5, 95])
+        low, high = np.percentile(assessed.samples, [5, 95])
         uncertainty = Uncertainty(
-            std=float(samples.std()), interval90=(float(low), float(high)),
-            augmentations=tuple(float(p) for p in probabilities),
+            std=float(assessed.samples.std()), interval90=(float(low), float(high)),
+            augmentations=tuple(float(p) for p in assessed.probabilities),
             method=f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head")
         started = time.perf_counter()
-        vector = pooled[0].mean(axis=0)  # the input and its flip
-        quality = run_checks(study, prepared)
+        tumour = Tumour.measure(assessed.segmentation, prepared.grid)
+        vector = pooled[0].mean(axis=0)
+        quality = run_checks(study, prepared, tumour.volumes_ml)
         ood = self.ood_reference.score(vector) if self.ood_reference else None
         decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood)
         timings["quality"] = time.perf_counter() - started
@@ -163,63 +184,106 @@ class Predictor:
             label=decision.label,
             threshold=threshold,
             uncertainty=uncertainty,
-            cam=cam,
+            cam=assessed.cam,
             prepared=prepared,
-            sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences if name in study.volumes},
+            sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences
+                       if name in study.volumes},
             provenance=Provenance(self.source.repo, self.source.revision, self.config.preprocessing.version),
             study_hash=study.study_hash,
             timings=Timings.of(timings),
             warnings=tuple(study.warnings) + prepared.warnings,
+            segmentation=assessed.segmentation,
+            tumour=tumour,
+            missing=assessed.missing,
+            logit=assessed.logit,
             abstained=decision.abstained, reasons=decision.reasons, quality=quality, ood=ood,
-            missing=study.missing, contributions=contributions, features=vector,
+            contributions=contributions, features=vector,
         )
 
-    def _contributions(self, x: torch.Tensor, missing: tuple[str, ...], probability: float) -> dict[str, float]:
-        """Per present sequence, the probability (dropout off, no flip) minus the probability without it: the
-        sequence's channel blanked, which the network reads as a missing sequence. One batched pass."""
+    def _contributions(self, prepared: PreparedStudy, missing: tuple[str, ...], probability: float
+                       ) -> dict[str, float]:
+        """Per present sequence, the probability (dropout off, no flip) minus the probability without it (its
+        channel blanked and the availability vector saying so). One batched pass of the network."""
         sequences = self.config.preprocessing.sequences
         present = [i for i, name in enumerate(sequences) if name not in missing]
         if len(present) < 2:
             return {}
-        variants = x.repeat(len(present), 1, 1, 1, 1)
+        available = self.availability(missing).repeat(len(present), 1)
         for row, channel in enumerate(present):
-            variants[row, channel] = 0
-        calibrate = getattr(self.model, "calibrated", lambda logits: logits)
-        with torch.no_grad(), self._autocast():
-            without = torch.sigmoid(calibrate(self.model(variants).float())).squeeze(1).cpu().numpy()
+            available[row, channel] = 0
+        x = torch.from_numpy(prepared.image[None]).to(self.device) * available[:, :, None, None, None]
+        with self._lock, torch.no_grad(), self._autocast():
+            without = torch.sigmoid(self.model.calibrated(self.model(x, available).float())).squeeze(1).cpu().numpy()
         return {sequences[channel]: probability - float(p) for channel, p in zip(present, without, strict=True)}
 
-    def _features_and_cam(self, x: torch.Tensor, with_cam: bool,
-                          progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
-        """Backbone features of the input and its left-right flip; the class activation map of the predicted
-        class (evidence for the label shown), from Grad-CAM++ on the unflipped input."""
+    def prepare(self, study: Study) -> PreparedStudy:
+        """The study on the model grid, as the model's config says (what ``assess`` takes)."""
+        return prepare(study, self.config.preprocessing)
+
+    def availability(self, missing: Sequence[str] = ()) -> torch.Tensor:
+        """(1, channels) availability vector: 0 for each sequence named in ``missing``."""
+        sequences = list(self.config.preprocessing.sequences)
+        unknown = [name for name in missing if name not in sequences]
+        if unknown:
+            raise ValueError(f"unknown sequence(s) {unknown}; expected names from {sequences}")
+        if len(set(missing)) >= len(sequences):
+            raise ValueError("at least one sequence must be present")
+        return torch.tensor([[0.0 if name in missing else 1.0 for name in sequences]], device=self.device)
+
+    def assess(self, prepared: PreparedStudy, missing: Sequence[str] = (), with_cam: bool = False,
+               progress: Progress | None = None) -> Assessment:
+        """The model on a prepared study (``missing`` sequences blanked): calibrated probability, its samples,
+        the segmentation (BraTS labels on the grid) and optionally the class activation map."""
+        available = self.availability(missing)
+        x = torch.from_numpy(prepared.image[None]).to(self.device) * available[:, :, None, None, None]
+        with self._lock:
+            started = time.perf_counter()
+            features, segmentation, cam = self._features_and_cam(x, available, with_cam, progress)
+            logits, probabilities, samples = self._probabilities(features)
+            seconds = time.perf_counter() - started
+        return Assessment(float(probabilities.mean()), probabilities, samples, float(logits.mean()), segmentation,
+                          cam, tuple(name for name in self.config.preprocessing.sequences if name in missing),
+                          seconds)
+
+    def _features_and_cam(self, x: torch.Tensor, available: torch.Tensor, with_cam: bool,
+                          progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
+        """Head features of the input and its left-right flip; the segmentation (softmax averaged over the
+        flip, as BraTS labels); the class activation map of the predicted class (evidence for the label shown),
+        from Grad-CAM++ on the unflipped input."""
         flipped = torch.flip(x, dims=[2])  # grid axis 0 runs left-right (RAS)
         with torch.no_grad(), self._autocast():
-            features = self.model.backbone(torch.cat([x, flipped])).float()
+            features, seg_logits = self.model.encode(torch.cat([x, flipped]), available.repeat(2, 1))
+            features = features.float()
+            soft = torch.softmax(seg_logits.float(), dim=1)
+            soft = (soft[0] + torch.flip(soft[1], dims=[1])) / 2
+        segmentation = np.asarray(self.config.segmentation_labels, np.uint8)[soft.argmax(dim=0).cpu().numpy()]
         if not with_cam:
-            return features, None
+            return features, segmentation, None
         with torch.no_grad():
-            predicted = int(torch.sigmoid(self.model.head(features)).mean() >= self.config.threshold)
+            logit = self.model.calibrated(self.model.head(features))
+            predicted = int(torch.sigmoid(logit).mean() >= self.config.threshold)
         if progress:
             progress("Grad-CAM")
         raw = self._cam(x, class_idx=predicted)
         cam = raw[0, 0].detach().float().cpu().numpy()
         peak = float(cam.max())
-        return features, (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
+        return features, segmentation, (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
 
-    def _probabilities(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Per-augmentation probabilities (dropout off) and Monte-Carlo dropout samples (dropout on)."""
+    def _probabilities(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-augmentation uncalibrated logits and calibrated probabilities (dropout off), and Monte-Carlo
+        dropout samples of the calibrated probability (dropout on)."""
         head = self.model.head
         with torch.no_grad():
-            deterministic = torch.sigmoid(head(features)).squeeze(1).cpu().numpy()
+            logits = head(features)
+            deterministic = torch.sigmoid(self.model.calibrated(logits)).squeeze(1).cpu().numpy()
             head.train()
             try:
                 with torch.random.fork_rng(devices=[]):  # seeded: the same study gives the same interval
                     torch.manual_seed(0)
-                    draws = torch.sigmoid(head(features.repeat(DROPOUT_SAMPLES, 1))).squeeze(1).cpu().numpy()
+                    draws = torch.sigmoid(self.model.calibrated(head(features.repeat(DROPOUT_SAMPLES, 1))))
             finally:
                 head.eval()
-        return deterministic, draws
+        return logits.squeeze(1).cpu().numpy(), deterministic, draws.squeeze(1).cpu().numpy()
 
     def _autocast(self):
         """Mixed precision on a GPU; a no-op on the CPU."""

@@ -12,6 +12,7 @@ from core.errors import InputError
 from core.ingest.dicom_files import DicomSeries, FolderScan, check_one_study, scan_folder
 from core.ingest.dicom_volume import load_series_volume
 from core.ingest.gc_pause import collector_paused
+from core.ingest.identity import SourceIdentity, identity_of
 from core.ingest.naming import (
     Evidence,
     assign_sequences,
@@ -52,6 +53,12 @@ def source_name(source: Path | str | Sequence[UploadedFile]) -> str:
 
 def read_study_folder(folder: Path, shown: str, settings: Settings) -> Study:
     """Read the study in an (already staged) folder of DICOM or NIfTI files."""
+    return read_study_and_identity(folder, shown, settings)[0]
+
+
+def read_study_and_identity(folder: Path, shown: str, settings: Settings) -> tuple[Study, SourceIdentity | None]:
+    """The study, and the source's identity for a report that must carry it (None for NIfTI): the identity stays
+    out of the Study, and the caller drops it with the request."""
     scan = scan_folder(folder, shown)
     warnings = []
     if scan.passed_over:
@@ -62,7 +69,7 @@ def read_study_folder(folder: Path, shown: str, settings: Settings) -> Study:
                          f"({len(_image_niftis(scan))}); expected one study in one format. Upload one or the other.")
     if scan.series:
         return _dicom_study(scan, folder, settings, warnings)
-    return _nifti_study(scan, folder, settings, warnings)
+    return _nifti_study(scan, folder, settings, warnings), None
 
 
 def _image_niftis(scan: FolderScan) -> list[Path]:
@@ -126,7 +133,8 @@ def _series_evidence(series: DicomSeries) -> Evidence[DicomSeries] | None:
     return None
 
 
-def _dicom_study(scan: FolderScan, folder: Path, settings: Settings, warnings: list[str]) -> Study:
+def _dicom_study(scan: FolderScan, folder: Path, settings: Settings,
+                 warnings: list[str]) -> tuple[Study, SourceIdentity | None]:
     candidates = []
     for series in sorted(scan.series, key=lambda s: (s.folder, s.description)):
         reason = series.why_skipped()
@@ -162,4 +170,6 @@ def _dicom_study(scan: FolderScan, folder: Path, settings: Settings, warnings: l
                                    description=series.description)
     first = candidates[0].first
     key = study_hash(study_salt(settings), str(first.get("PatientID", "")), str(first.get("StudyInstanceUID", "")))
-    return _usable_study(volumes, key, warnings, folder.name)
+    study = _usable_study(volumes, key, warnings, folder.name)
+    identity = identity_of({sequence: chosen[sequence].candidate for sequence in study.volumes})
+    return study, identity

@@ -106,6 +106,36 @@ class TrainingMetrics:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """The map from the network's logit to a calibrated one (Platt: ``slope * logit + intercept``), fitted by
+    ``train`` on out-of-fold logits; the identity for a model without one."""
+
+    method: str = "none"
+    slope: float = 1.0
+    intercept: float = 0.0
+    fitted_on: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Calibration:
+        if not data:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ConfigFieldError("calibration", f"is {type(data).__name__}; expected an object")
+        slope, intercept = data.get("slope", 1.0), data.get("intercept", 0.0)
+        if not isinstance(slope, int | float) or not isinstance(intercept, int | float) or slope <= 0:
+            raise ConfigFieldError("calibration", f"has slope {slope!r} and intercept {intercept!r}; expected a "
+                                   "positive slope and a number")
+        return cls(str(data.get("method", "platt")), float(slope), float(intercept), str(data.get("fitted_on", "")))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SEGMENT_LABELS = (0, 1, 2, 4)
+"""BraTS label value of each segmentation channel: background, necrotic core, oedema, enhancing tumour."""
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Everything a model folder says about itself: the network, its input, its labels and its record."""
 
@@ -115,13 +145,15 @@ class ModelConfig:
     threshold: float = 0.5
     metrics: TrainingMetrics | None = None
     training: Mapping[str, Any] = field(default_factory=dict)
+    calibration: Calibration = Calibration()
+    segmentation_labels: tuple[int, ...] = SEGMENT_LABELS
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Validated config; ConfigFieldError naming the first wrong field."""
         if not isinstance(data, Mapping):
             raise ConfigFieldError("(top level)", f"is {type(data).__name__}; expected an object")
-        architecture = data.get("architecture", "resnet10")
+        architecture = data.get("architecture", "tumour-unet")
         if not isinstance(architecture, str):
             raise ConfigFieldError("architecture", f"is {architecture!r}; expected a name")
         labels = data.get("labels") or ["unmethylated", "methylated"]
@@ -133,9 +165,15 @@ class ModelConfig:
         training = data.get("training") or {}
         if not isinstance(training, Mapping):
             raise ConfigFieldError("training", f"is {type(training).__name__}; expected an object")
+        segments = data.get("segmentation_labels") or list(SEGMENT_LABELS)
+        if not isinstance(segments, list | tuple) or sorted(segments) != sorted(SEGMENT_LABELS):
+            raise ConfigFieldError("segmentation_labels", f"is {segments!r}; expected the BraTS values "
+                                   f"{list(SEGMENT_LABELS)} in channel order")
         return cls(architecture=architecture, preprocessing=Preprocessing.from_json(data.get("preprocessing") or {}),
                    labels=(labels[0], labels[1]), threshold=float(threshold),
-                   metrics=TrainingMetrics.from_json(data.get("metrics") or {}), training=dict(training))
+                   metrics=TrainingMetrics.from_json(data.get("metrics") or {}), training=dict(training),
+                   calibration=Calibration.from_json(data.get("calibration")),
+                   segmentation_labels=tuple(int(v) for v in segments))
 
     @property
     def metrics_json(self) -> dict[str, Any]:

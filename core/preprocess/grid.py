@@ -50,17 +50,20 @@ class ResampleToGrid(Transform):
     """Trilinear resampling of a Volume onto a Grid through world coordinates; zero outside the volume.
 
     It samples only the grid's voxels (cost follows the output, not the 100-million-voxel input) and
-    applies the volume's rescale afterwards, which trilinear interpolation commutes with.
+    applies the volume's rescale afterwards, which trilinear interpolation commutes with. ``order=0``
+    (nearest neighbour) is for label maps.
     """
 
-    def __init__(self, grid: Grid) -> None:
+    def __init__(self, grid: Grid, order: int = 1) -> None:
         self.grid = grid
+        self.order = order
 
     def __call__(self, volume: Volume) -> np.ndarray:
         to_voxel = np.linalg.inv(volume.affine) @ np.vstack([self.grid.affine[:3], [0, 0, 0, 1]])
         ijk = to_voxel[:3, :3].astype(np.float32) @ np.indices(self.grid.shape, dtype=np.float32).reshape(3, -1)
         ijk += to_voxel[:3, 3:4].astype(np.float32)
-        values = ndimage.map_coordinates(volume.array, ijk, order=1, mode="constant", cval=0.0, output=np.float32)
+        values = ndimage.map_coordinates(volume.array, ijk, order=self.order, mode="constant", cval=0.0,
+                                         output=np.float32)
         slope, intercept = volume.rescale
         if (slope, intercept) != (1.0, 0.0):
             inside = _inside(ijk, volume.shape)

@@ -2,7 +2,7 @@
 
 Inside each fold, early stopping watches an inner validation split of the training cases, never the held-out
 fold, so the out-of-fold AUC is not tuned on the cases it is measured on. The final model is trained on every
-case for the median of the folds' best epoch counts.
+case for the median of the folds' best epoch counts. The out-of-fold logits fit the calibration map.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from core.metrics import Metrics, evaluate_predictions
 from core.model.config import Preprocessing
-from core.train.loop import TrainResult, TrainSettings, predict_probabilities, train_model
+from core.train.calibration import apply_calibration, fit_platt
+from core.train.loop import TrainResult, TrainSettings, predict_logits, train_model
 
 
 @dataclass
 class CrossValidation:
-    """Out-of-fold probabilities, the fold of each case, per-fold and pooled metrics, and the final model."""
+    """Out-of-fold probabilities (uncalibrated) and logits, the fold of each case, per-fold and pooled metrics,
+    the calibration map fitted on the logits, and the final model."""
 
     oof: np.ndarray
+    oof_logits: np.ndarray
+    calibration: dict[str, Any]
     folds: np.ndarray
     fold_metrics: list[dict[str, Any]]
     metrics: Metrics
@@ -48,29 +52,41 @@ def cross_validate(
     preprocessing: Preprocessing,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    segmentations: np.ndarray | None = None,
+    early_stopping: bool = True,
 ) -> CrossValidation:
-    """K-fold out-of-fold predictions, then the final model on all cases."""
+    """K-fold out-of-fold predictions, then the final model on all cases. Without ``early_stopping`` every fold
+    trains on all its training cases for ``settings.epochs`` epochs, and so does the final model."""
     if np.min(np.bincount(labels, minlength=2)) < folds:
         raise ValueError(f"{folds} folds need at least {folds} cases of each class; got {np.bincount(labels)}")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
     oof = np.full(len(labels), np.nan)
+    seg = (lambda index: None) if segmentations is None else (lambda index: segmentations[index])
     fold_of = np.full(len(labels), -1)
     fold_metrics, histories, best_epochs = [], [], []
     for fold, (train_index, test_index) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         log(f"fold {fold + 1}/{folds}: {len(train_index)} training cases, {len(test_index)} held out")
-        fit, watch = inner_split(labels[train_index], settings.seed + fold)
-        fit, watch = train_index[fit], train_index[watch]
+        if early_stopping:
+            fit, watch = inner_split(labels[train_index], settings.seed + fold)
+            fit, watch = train_index[fit], train_index[watch]
+            validation = (images[watch], labels[watch])
+        else:
+            fit, validation = train_index, None
         result = train_model(images[fit], labels[fit], replace(settings, seed=settings.seed + fold), preprocessing,
-                             validation=(images[watch], labels[watch]), log=log, progress=progress)
-        oof[test_index] = predict_probabilities(result.model, images[test_index])
+                             validation=validation, log=log, progress=progress, segmentations=seg(fit))
+        oof[test_index] = predict_logits(result.model, images[test_index])
         fold_of[test_index] = fold
         fold_auc = evaluate_predictions(labels[test_index], oof[test_index], rounds=200)
         fold_metrics.append({"fold": fold, "n": len(test_index), "auc": fold_auc.auc, "best_epoch": result.best_epoch})
         histories.append(result.history)
         best_epochs.append(result.best_epoch)
         log(f"fold {fold + 1}/{folds}: held-out AUC {fold_auc.auc:.3f} (best epoch {result.best_epoch})")
-    final_epochs = max(1, int(np.median(best_epochs)))
-    log(f"final model: all {len(labels)} cases, {final_epochs} epochs (median best epoch of the folds)")
-    final = train_model(images, labels, settings, preprocessing, epochs=final_epochs, log=log, progress=progress)
-    return CrossValidation(oof, fold_of, fold_metrics, evaluate_predictions(labels, oof), final, final_epochs,
-                           histories)
+    final_epochs = max(1, int(np.median(best_epochs))) if early_stopping else settings.epochs
+    log(f"final model: all {len(labels)} cases, {final_epochs} epochs"
+        + (" (median best epoch of the folds)" if early_stopping else ""))
+    final = train_model(images, labels, settings, preprocessing, epochs=final_epochs, log=log, progress=progress,
+                        segmentations=segmentations)
+    calibration = fit_platt(oof, labels)
+    probabilities = apply_calibration(oof, {"slope": 1.0, "intercept": 0.0})
+    return CrossValidation(probabilities, oof, calibration, fold_of, fold_metrics,
+                           evaluate_predictions(labels, probabilities), final, final_epochs, histories)

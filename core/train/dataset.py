@@ -18,8 +18,9 @@ import numpy as np
 from core.errors import InputError
 from core.ingest import load_study
 from core.model.config import Preprocessing
-from core.preprocess import prepare
+from core.preprocess import Grid, prepare
 from core.preprocess.chain import skull_mode
+from core.train.masks import mask_on_grid, mask_path
 
 BROKEN_CASES = frozenset({"00109", "00123", "00709"})
 """Cases the RSNA-MICCAI organisers flagged as broken (FLAIR of 00109 and 00709, T1w of 00123)."""
@@ -86,7 +87,8 @@ def content_key(folder: Path, config: Preprocessing) -> str:
 
 
 class TensorCache:
-    """Preprocessed network inputs (float16 .npy) under ``root/v<version>/``."""
+    """Preprocessed network inputs (float16 .npy) under ``root/v<version>/``, with the grid each was put on
+    (``-grid.npy``) and, for training with masks, the label map on that grid (``-seg-<mask hash>.npy``)."""
 
     def __init__(self, root: Path, config: Preprocessing) -> None:
         self.config = config
@@ -95,14 +97,47 @@ class TensorCache:
 
     def load(self, case: Case) -> np.ndarray:
         """The case's (4, D, H, W) input, from the cache or computed (and stored) now."""
-        path = self.folder / f"{case.case_id}-{content_key(case.folder, self.config)}.npy"
-        if path.exists():
+        path = self._path(case)
+        if path.exists() and path.with_name(path.stem + "-grid.npy").exists():
             return np.load(path)
-        image = prepare(load_study(case.folder), self.config).image.astype(np.float16)
-        temporary = path.with_suffix(".tmp.npy")
-        np.save(temporary, image)
-        temporary.replace(path)  # whole files only, even if interrupted
+        prepared = prepare(load_study(case.folder), self.config)
+        _save(path.with_name(path.stem + "-grid.npy"), prepared.grid.affine)
+        image = prepared.image.astype(np.float16)
+        _save(path, image)
         return image
+
+    def grid(self, case: Case) -> Grid:
+        """The model grid the case's cached input lies on."""
+        path = self._path(case)
+        grid_file = path.with_name(path.stem + "-grid.npy")
+        if not grid_file.exists():
+            self.load(case)
+        return Grid(np.load(grid_file), self.config.input_shape)
+
+    def segmentation(self, case: Case, masks_dir: Path) -> np.ndarray:
+        """The case's BraTS label map (uint8) on its model grid, from ``masks_dir`` (cached); InputError when the
+        case has no label file there."""
+        label_file = mask_path(masks_dir, case.case_id)
+        if label_file is None:
+            raise InputError(f"No label file for case {case.case_id} in '{masks_dir}'; expected "
+                             f"{case.case_id}_seg.nii.gz or BraTS2021_{case.case_id}_seg.nii.gz.")
+        digest = hashlib.sha256(label_file.read_bytes()).hexdigest()[:16]
+        path = self._path(case)
+        cached = path.with_name(f"{path.stem}-seg-{digest}.npy")
+        if cached.exists():
+            return np.load(cached)
+        labels = mask_on_grid(label_file, self.grid(case))
+        _save(cached, labels)
+        return labels
+
+    def _path(self, case: Case) -> Path:
+        return self.folder / f"{case.case_id}-{content_key(case.folder, self.config)}.npy"
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    temporary = path.with_suffix(".tmp.npy")
+    np.save(temporary, array)
+    temporary.replace(path)  # whole files only, even if interrupted
 
 
 def load_cohort(
@@ -121,3 +156,21 @@ def load_cohort(
     if not kept:
         raise InputError(f"None of the {len(cases)} cases could be read; first problem: {failed[0]}")
     return np.stack(images), np.array([c.label for c in kept]), kept, failed
+
+
+def load_segmentations(
+    cases: list[Case], cache: TensorCache, masks_dir: Path, progress: Callable[[Case], None] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Label maps (N, D, H, W) uint8 of ``cases`` in order; cases without a readable label file get an all-255
+    map (ignored by the segmentation loss) and are listed."""
+    maps, missing = [], []
+    shape = cache.config.input_shape
+    for case in cases:
+        try:
+            maps.append(cache.segmentation(case, masks_dir))
+        except InputError as err:
+            maps.append(np.full(shape, 255, np.uint8))
+            missing.append(f"{case.case_id}: {err.user_message.splitlines()[0]}")
+        if progress:
+            progress(case)
+    return np.stack(maps), missing

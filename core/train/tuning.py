@@ -21,7 +21,7 @@ SEARCH_SPACE = {
     "weight_decay": (1e-6, 1e-2),
     "dropout": (0.0, 0.6),
     "widen_factor": (0.25, 0.5, 0.75),
-    "architecture": ("resnet10", "resnet18"),
+    "architecture": ("tumour-unet",),
     "batch_size": (2, 4, 8),
 }
 """Learning rate and weight decay on a log scale; network width and depth and batch size as choices."""

@@ -63,3 +63,21 @@ def test_a_rejected_study_is_logged_and_exits_2(tmp_path: Path, db: Path, capsys
     assert capsys.readouterr().err.splitlines()[-1].startswith("error: 'empty-study' is empty;")
     row = Store(db).predictions().iloc[0]
     assert row["status"] == "rejected" and row["channel"] == "cli" and "empty-study" not in row["error"]
+
+
+def test_predict_exports_the_segmentation_with_the_grids_ras_affine(case: Path, db: Path, tmp_path: Path,
+                                                                    capsys) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    out = tmp_path / "seg.nii.gz"
+    assert main(["predict", str(case), "--json", "--no-cam", "--no-log", "--export-seg", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    image = nib.load(out)
+    labels = np.asarray(image.dataobj)
+    assert nib.aff2axcodes(image.affine) == ("R", "A", "S") and set(np.unique(labels)) <= {0, 1, 2, 4}
+    voxel_ml = abs(np.linalg.det(image.affine[:3, :3])) / 1000
+    assert report["tumour"]["volumes_ml"]["whole"] == pytest.approx((labels > 0).sum() * voxel_ml, abs=1e-3)
+    centre = image.affine[:3, :3] @ np.argwhere(labels > 0).mean(axis=0) + image.affine[:3, 3]
+    assert report["tumour"]["centre_mm"] == pytest.approx(centre.tolist(), abs=0.01)
+    assert report["missing"] == []

@@ -38,16 +38,20 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     run = subprocess.run(
         [sys.executable, "-m", "core", "train", str(cohort), "--labels", str(cohort / "train_labels.csv"), "--out",
          str(tmp_path / "model"), "--folds", "2", "--epochs", "2", "--input-shape", "32", "--spacing", "6",
-         "--cache", str(tmp_path / "cache"), "--quiet"],
+         "--cache", str(tmp_path / "cache"), "--quiet", "--masks", str(cohort / "masks")],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr[-2000:]
     assert "out-of-fold AUC" in run.stdout and "best achievable 0.850" in run.stdout
+    assert "Segmentation trained on the label maps of 8 of 8 cases" in run.stdout
+    assert list((tmp_path / "cache" / "v1").glob("00003-*-seg-*.npy"))  # masks cached beside the tensors
     model, source = load_model(str(tmp_path / "model"))
+    assert model.config.calibration.method == "platt" and model.config.calibration.slope != 1.0
     assert model.config.preprocessing.input_shape == (32, 32, 32) and model.config.training["epochs"] == 2
     assert model.config.metrics.metrics.n == 8 and model.config.metrics.cv_folds == 2
     with open(tmp_path / "model" / "oof.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(int(r["BraTS21ID"]) for r in rows) == list(range(8))
+    assert {"probability", "logit", "calibrated"} <= set(rows[0])
     assert all(0 <= float(r["probability"]) <= 1 for r in rows)
     card = (tmp_path / "model" / "README.md").read_text()
     assert "Trained on synthetic data only" in card and "0.62174" in card and "0.562" in card
@@ -62,7 +66,10 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     report = json.loads(evaluated.stdout)
-    assert set(report) == {"n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier"}
+    assert set(report) == {"n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece"}
+    written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert written["dice"]["n"] == 8 and 0 <= written["dice"]["whole"]["median"] <= 1
+    assert written["latent_score"]["n"] == 8
     with open(tmp_path / "eval" / "predictions.csv") as handle:
         scored = list(csv.DictReader(handle))
     from sklearn.metrics import roc_auc_score
@@ -111,6 +118,29 @@ def test_a_forced_skull_setting_keys_the_cache_apart(cohort: Path, monkeypatch: 
     automatic = dataset.content_key(folder, TINY)
     monkeypatch.setenv("MGMT_SKULL_STRIP", "never")
     assert dataset.content_key(folder, TINY) != automatic  # training under a forced mode never reuses auto tensors
+
+
+def test_training_without_masks_says_it_is_classification_only(cohort: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from core.cli.train import _segmentations
+
+    maps, note = _segmentations(argparse.Namespace(masks=None), [], TINY)
+    assert maps is None and note.startswith("No --masks: classification only")
+
+
+def test_segmentations_are_read_on_each_cases_grid_and_cached(cohort: Path, tmp_path: Path, monkeypatch) -> None:
+    labels = read_labels(cohort / "train_labels.csv")
+    cases, _ = find_cases(cohort, labels)
+    cache = TensorCache(tmp_path, TINY)
+    maps, missing = dataset.load_segmentations(cases[:2], cache, cohort / "masks")
+    assert missing == [] and maps.shape == (2, 32, 32, 32) and set(np.unique(maps)) <= {0, 1, 2, 4}
+    assert (maps > 0).sum() > 0
+    monkeypatch.setattr(dataset, "mask_on_grid", lambda *a: pytest.fail("the cached label map should be used"))
+    again, _ = dataset.load_segmentations(cases[:2], cache, cohort / "masks")
+    np.testing.assert_array_equal(maps, again)
+    absent, missing = dataset.load_segmentations(cases[:1], cache, tmp_path / "nowhere")
+    assert (absent == 255).all() and missing[0].startswith(f"{cases[0].case_id}: No label file")
 
 
 def test_labels_file_with_wrong_columns(tmp_path: Path) -> None:

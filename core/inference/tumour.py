@@ -1,0 +1,54 @@
+"""The tumour as the model segments it: BraTS label map on the model grid, volumes per sub-region in
+millilitres, the whole tumour's centre in world millimetres, and the label map written as NIfTI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from core.preprocess.grid import Grid
+
+REGION_VALUES = {"enhancing": (4,), "necrotic": (1,), "oedema": (2,), "whole": (1, 2, 4)}
+"""BraTS label values of each reported region."""
+
+
+@dataclass(frozen=True)
+class Tumour:
+    """Volumes (ml) per sub-region and the whole-tumour centre (world mm, RAS; None when nothing is found)."""
+
+    volumes_ml: dict[str, float]
+    centre_mm: tuple[float, float, float] | None
+
+    @classmethod
+    def measure(cls, labels: np.ndarray, grid: Grid) -> Tumour:
+        """Measure a BraTS label map lying on ``grid``."""
+        voxel_ml = abs(float(np.linalg.det(grid.affine[:3, :3]))) / 1000.0
+        volumes = {name: float(np.isin(labels, values).sum() * voxel_ml) for name, values in REGION_VALUES.items()}
+        whole = np.argwhere(labels > 0)
+        centre = None
+        if len(whole):
+            world = grid.affine[:3, :3] @ whole.mean(axis=0) + grid.affine[:3, 3]
+            centre = tuple(float(v) for v in world)
+        return cls(volumes, centre)
+
+    @property
+    def found(self) -> bool:
+        return self.centre_mm is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"volumes_ml": {k: round(v, 3) for k, v in self.volumes_ml.items()},
+                "centre_mm": None if self.centre_mm is None else [round(v, 2) for v in self.centre_mm]}
+
+
+def export_segmentation(labels: np.ndarray, grid: Grid, path: Path) -> Path:
+    """Write the BraTS label map (uint8) with the grid's RAS affine (sform and qform) as NIfTI."""
+    image = nib.Nifti1Image(np.asarray(labels, np.uint8), grid.affine)
+    image.set_sform(grid.affine, code=1)
+    image.set_qform(grid.affine, code=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(image, path)
+    return path

@@ -1,0 +1,119 @@
+"""Three key slices for a report: axial, coronal and sagittal through one point, with the Grad-CAM map on top.
+
+The point is the tumour centre when the prediction gives one, else the peak of the map inside the brain, else the
+grid's middle. Images follow the radiological convention (the patient's right on the viewer's left; anterior on
+the left of the sagittal view), as the page's viewer does. Drawn with numpy and Pillow: no plotting library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+PLANES = (("axial", 2, "R", "L", "A", "P"), ("coronal", 1, "R", "L", "S", "I"), ("sagittal", 0, "A", "P", "S", "I"))
+"""Name, grid axis it cuts, and the patient directions at the image's left, right, top and bottom edges."""
+SHOWN_SEQUENCE = ("T1wCE", "FLAIR", "T2w", "T1w")
+"""The sequence the slices show: the first present (contrast-enhanced T1 shows the tumour rim best)."""
+CAM_FLOOR = 0.2
+"""Map values below this are left transparent, so the anatomy stays readable."""
+CAM_OPACITY = 0.6
+"""Opacity of the map's strongest values; weaker ones fade in from the floor."""
+CAM_COLOURS = np.array([[255, 255, 204], [254, 217, 118], [253, 141, 60], [227, 26, 28], [128, 0, 38]], float)
+"""Yellow (weak evidence) to dark red (strongest), as on the page."""
+PIXELS = 240
+"""Side of each rendered image, in pixels."""
+
+
+@dataclass(frozen=True)
+class KeySlice:
+    """One rendered plane: the picture, where it cuts, and how it is oriented."""
+
+    plane: str
+    image: Image.Image
+    position_mm: float
+    axis_name: str
+    edges: tuple[str, str, str, str]
+    overlay: bool  # the Grad-CAM map is drawn on it
+
+
+def key_point(grid_affine: np.ndarray, shape: tuple[int, ...], cam: np.ndarray | None,
+              brain_mask: np.ndarray | None, tumour: dict[str, Any] | None) -> tuple[tuple[int, int, int], str]:
+    """The voxel the three planes go through, and what it is (tumour centre, Grad-CAM peak, grid centre)."""
+    centre = _tumour_centre(tumour)
+    if centre is not None:
+        ijk = np.linalg.inv(grid_affine) @ np.append(centre, 1.0)
+        voxel = np.clip(np.round(ijk[:3]).astype(int), 0, np.asarray(shape) - 1)
+        return tuple(int(v) for v in voxel), "tumour centre"
+    if cam is not None and float(cam.max()) > 0:
+        weighted = cam * brain_mask if brain_mask is not None else cam
+        if float(weighted.max()) > 0:
+            return tuple(int(v) for v in np.unravel_index(int(np.argmax(weighted)), cam.shape)), "Grad-CAM peak"
+    return tuple(int(n) // 2 for n in shape), "grid centre"
+
+
+def _tumour_centre(tumour: dict[str, Any] | None) -> np.ndarray | None:
+    if not isinstance(tumour, dict):
+        return None
+    for key in ("centre_mm", "centre", "center_mm", "center"):
+        value = tumour.get(key)
+        if isinstance(value, list | tuple) and len(value) == 3 and all(isinstance(v, int | float) for v in value):
+            return np.asarray(value, float)
+    return None
+
+
+def key_slices(display: np.ndarray, sequences: tuple[str, ...], grid_affine: np.ndarray,
+               cam: np.ndarray | None, brain_mask: np.ndarray | None,
+               point: tuple[int, int, int]) -> tuple[str, list[KeySlice]]:
+    """The shown sequence's name and its three planes through ``point``, with the map (inside the brain) on top."""
+    name = next((s for s in SHOWN_SEQUENCE if s in sequences), sequences[0])
+    volume = display[sequences.index(name)]
+    low, high = _window(volume)
+    if cam is not None and brain_mask is not None:
+        cam = cam * brain_mask
+    rendered = []
+    for plane, axis, *edges in PLANES:
+        index = point[axis]
+        grey = _plane(volume, axis, index)
+        grey = np.clip((grey - low) / (high - low), 0.0, 1.0)
+        rgb = np.repeat(grey[..., None] * 255.0, 3, axis=-1)
+        if cam is not None:
+            heat = _plane(cam, axis, index)
+            alpha = (CAM_OPACITY * np.clip((heat - CAM_FLOOR) / (1 - CAM_FLOOR), 0.0, 1.0))[..., None]
+            rgb = rgb * (1 - alpha) + _colours(heat) * alpha
+        image = Image.fromarray(rgb.round().astype(np.uint8), "RGB").resize(_size(grid_affine, axis, grey.shape),
+                                                                            Image.Resampling.BILINEAR)
+        position = float((grid_affine @ np.append(np.asarray(point, float), 1.0))[axis])
+        rendered.append(KeySlice(plane, image, position, "xyz"[axis], tuple(edges), cam is not None))
+    return name, rendered
+
+
+def _plane(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
+    """A 2D cut with rows top to bottom and columns viewer's left to right (RAS grid, radiological view)."""
+    return np.take(volume, index, axis=axis).T[::-1, ::-1].astype(np.float32)
+
+
+def _size(grid_affine: np.ndarray, axis: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) in pixels of a cut of ``shape`` (rows, columns): true proportions, longest side PIXELS."""
+    spacing = np.linalg.norm(grid_affine[:3, :3], axis=0)
+    across = [a for a in range(3) if a != axis]  # columns run along across[0], rows along across[1]
+    width, height = shape[1] * spacing[across[0]], shape[0] * spacing[across[1]]
+    scale = PIXELS / max(width, height)
+    return max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
+
+
+def _window(volume: np.ndarray) -> tuple[float, float]:
+    """1st to 99.5th percentile of the non-zero voxels (the page's window)."""
+    values = volume[volume != 0]
+    if values.size == 0:
+        return 0.0, 1.0
+    low, high = np.percentile(values, [1, 99.5])
+    return float(low), float(max(high, low + 1e-6))
+
+
+def _colours(heat: np.ndarray) -> np.ndarray:
+    """The map's colours (RGB 0-255) for values in [0, 1]."""
+    stops = np.linspace(0.0, 1.0, len(CAM_COLOURS))
+    return np.stack([np.interp(np.clip(heat, 0, 1), stops, CAM_COLOURS[:, c]) for c in range(3)], axis=-1)

@@ -1,0 +1,90 @@
+"""Tumour label maps for training and evaluation: BraTS-style files, resampled onto the model grid.
+
+A masks folder holds one label file per case, named ``<id>_seg.nii.gz`` (as ``core synth`` writes them) or
+``BraTS2021_<id>_seg.nii.gz`` (BraTS 2021, flat or inside ``BraTS2021_<id>/``). Labels are BraTS values:
+0 background, 1 necrotic core, 2 oedema, 4 enhancing tumour (3, the BraTS 2023 value of enhancing, is read
+as 4). They are put on the model grid by nearest neighbour through world coordinates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from core.errors import InputError
+from core.ingest.study import Volume
+from core.model.network import SEGMENT_LABELS
+from core.preprocess.grid import Grid, ResampleToGrid
+
+BRATS_VALUES = frozenset({0, 1, 2, 3, 4})
+
+
+def mask_path(masks_dir: Path, case_id: str) -> Path | None:
+    """The label file of a case in ``masks_dir`` (either naming), or None."""
+    names = [f"{case_id}_seg", f"BraTS2021_{case_id}_seg"]
+    for name in names:
+        for candidate in (masks_dir / f"{name}.nii.gz", masks_dir / f"{name}.nii",
+                          masks_dir / f"BraTS2021_{case_id}" / f"{name}.nii.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_mask(path: Path) -> Volume:
+    """A label file as a Volume of BraTS values (uint8) with its RAS affine; InputError naming the file."""
+    try:
+        image = nib.load(path)
+        array = np.asarray(image.dataobj)
+    except (OSError, ValueError, EOFError, nib.filebasedimages.ImageFileError) as err:
+        raise InputError(f"Label file '{path}' cannot be read ({err}); expected a BraTS-style .nii.gz label "
+                         "map.") from err
+    array = array.reshape(array.shape[:3]) if array.ndim == 4 and array.shape[3] == 1 else array
+    if array.ndim != 3:
+        raise InputError(f"Label file '{path}' has shape {array.shape}; expected one 3D label map.")
+    found = set(np.unique(array).tolist())
+    if not found <= BRATS_VALUES:
+        raise InputError(f"Label file '{path}' holds values {sorted(found)}; expected BraTS labels 0, 1 (necrotic "
+                         "core), 2 (oedema), 4 (enhancing; 3 is read as 4).")
+    labels = np.asarray(array, np.uint8)
+    labels[labels == 3] = 4
+    return Volume("seg", labels, np.asarray(image.affine, float), str(path), "file name")
+
+
+def mask_on_grid(path: Path, grid: Grid) -> np.ndarray:
+    """BraTS label values (uint8) on ``grid``, nearest neighbour through world coordinates; 0 outside the file."""
+    return np.rint(ResampleToGrid(grid, order=0)(read_mask(path))).astype(np.uint8)
+
+
+def label_channels(labels: np.ndarray) -> np.ndarray:
+    """BraTS values -> segmentation channel index (0 background, 1 necrotic, 2 oedema, 3 enhancing)."""
+    lookup = np.zeros(256, np.int64)
+    for channel, value in enumerate(SEGMENT_LABELS):
+        lookup[value] = channel
+    return lookup[labels]
+
+
+def channel_labels(channels: np.ndarray) -> np.ndarray:
+    """Segmentation channel index -> BraTS values (uint8)."""
+    return np.asarray(SEGMENT_LABELS, np.uint8)[channels]
+
+
+def dice(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Dice overlap of two boolean maps (1.0 when both are empty)."""
+    total = int(predicted.sum()) + int(truth.sum())
+    return 1.0 if total == 0 else 2.0 * int(np.logical_and(predicted, truth).sum()) / total
+
+
+REGION_MASKS = {
+    "whole": lambda labels: labels > 0,
+    "enhancing": lambda labels: labels == 4,
+    "necrotic": lambda labels: labels == 1,
+    "core": lambda labels: (labels == 1) | (labels == 4),
+}
+"""The regions Dice is reported for, from BraTS label values."""
+
+
+def region_dice(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Dice of each region (whole tumour, enhancing, necrotic core, tumour core) between two BraTS label maps."""
+    return {name: dice(select(predicted), select(truth)) for name, select in REGION_MASKS.items()}
