@@ -205,8 +205,9 @@ class Service:
         if reports is not None:
             report_started = time.perf_counter()
             documents = make_documents(prediction, prediction.to_json(), identity, reports)
-            prediction = replace(prediction, timings=prediction.timings
-                                 + Timings.of({"reports": time.perf_counter() - report_started}))
+            prediction = replace(prediction, timings=prediction.timings.without("total")
+                                 + Timings.of({"reports": time.perf_counter() - report_started,
+                                               "total": time.perf_counter() - started}))
         del identity
         # --- end of reports
         return Outcome(prediction, documents)

@@ -10,19 +10,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from functools import partial
 from pathlib import Path
-
-from tqdm import tqdm
 
 from core.cli import COMMANDS
 from core.errors import InputError
 from core.figures import calibration_figure, roc_figure
 from core.inference import Predictor
-from core.ingest import load_study
 from core.metrics import calibration_curve, evaluate_predictions, roc_points
 from core.model.card import write_heldout_section
+from core.scoring import score_studies
 from core.train.assessment import (
     Collected,
+    assess_case,
     auc_table,
     calibration_summary,
     describe,
@@ -33,7 +33,6 @@ from core.train.assessment import (
 )
 from core.train.calibration import expected_calibration_error
 from core.train.dataset import find_cases, read_labels
-from core.train.masks import mask_on_grid, mask_path, region_dice
 
 JSON_KEYS = ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece")
 
@@ -61,6 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--card-section", choices=["held-out", "validation"], default="held-out",
                         help="which card section --card writes: the held-out figure (a cohort used once) or the "
                              "validation figure (the cohort choices were made on)")
+    parser.add_argument("--engine", default="local", metavar="local|ray", help="where the studies are scored: "
+                        "threads of this process (default), or a Ray cluster (requirements-scale.txt)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="studies at once: threads, or Ray "
+                        "workers each with its own copy of the model (default 1)")
+    parser.add_argument("--address", metavar="ADDR", help="the Ray cluster to join (default: a local one started for "
+                        "the run)")
     parser.set_defaults(run=run)
 
 
@@ -71,21 +76,21 @@ def run(args: argparse.Namespace) -> int:
     masks = args.masks or (args.data_dir / "masks" if (args.data_dir / "masks").is_dir() else None)
     settings = [without] + ([m for m in missing_combinations() if m != without] if args.missing_table else [])
     collected, failed, kept = Collected(), list(skipped), []
-    for case in tqdm(cases, desc="evaluate", unit="case", disable=args.json):
-        try:
-            prepared = predictor.prepare(load_study(case.folder))
-        except InputError as err:
-            failed.append(f"{case.case_id}: {err.user_message.splitlines()[0]}")
+    task = partial(assess_case, settings=tuple(settings), masks=masks)
+    results = {result.case: result for result in score_studies(
+        {case.case_id: case.folder for case in cases}, predictor, engine=args.engine, workers=args.workers,
+        address=args.address, quiet=args.json, task=task)}
+    for case in cases:  # in case order, whatever order the engine finished them in
+        result = results[case.case_id]
+        if result.reason is not None:
+            failed.append(f"{case.case_id}: {result.reason}")
             continue
-        first = predictor.assess(prepared, without)
         collected.labels.append(case.label)
-        collected.logits.append(first.logit)
-        collected.add(without, first.probability)
-        for missing in settings[1:]:
-            collected.add(missing, predictor.assess(prepared, missing).probability)
-        label_file = mask_path(masks, case.case_id) if masks else None
-        if label_file is not None:
-            collected.dice.append(region_dice(first.segmentation, mask_on_grid(label_file, prepared.grid)))
+        collected.logits.append(result.details["logit"])
+        for missing, probability in result.details["probabilities"]:
+            collected.add(missing, probability)
+        if result.details["dice"] is not None:
+            collected.dice.append(result.details["dice"])
         kept.append(case)
     if not kept:
         raise InputError(f"No case of '{args.data_dir}' could be scored; first problem: {failed[0]}")

@@ -55,6 +55,9 @@ class Timings:
         merged.update(later.stages)
         return Timings.of(merged)
 
+    def without(self, name: str) -> Timings:
+        return Timings(tuple(stage for stage in self.stages if stage[0] != name))
+
     def __getitem__(self, name: str) -> float:
         return dict(self.stages)[name]
 

@@ -1,4 +1,4 @@
-"""Scoring many studies at once (``batch``, later ``evaluate``): on local threads or on a Ray cluster."""
+"""Scoring many studies at once (``batch`` and ``evaluate``): on local threads or on a Ray cluster."""
 
 from core.scoring.engines import ENGINES, score_studies
 from core.scoring.results import CaseResult, write_results

@@ -31,6 +31,9 @@ ENGINES = ("local", "ray")
 """local: threads of this process share one model; ray: one model per Ray worker, on this machine or a cluster."""
 Progress = Callable[[CaseResult], None]
 """Called once per finished case (from the calling thread), e.g. to advance a progress bar."""
+Task = Callable[["Predictor", str, Path], CaseResult]
+"""What is done with each study: ``score_one`` (batch), or another module-level function (or a partial of one,
+so Ray can ship it to its workers) such as ``evaluate``'s."""
 
 
 def score_one(predictor: Predictor, case: str, folder: Path) -> CaseResult:
@@ -54,12 +57,12 @@ def checked_engine(name: str) -> str:
 
 
 def score_locally(folders: dict[str, Path], predictor: Predictor, workers: int,
-                  progress: Progress) -> list[CaseResult]:
+                  progress: Progress, task: Task = score_one) -> list[CaseResult]:
     """Read and preprocess ``workers`` studies at once on threads; model passes take turns on the one model."""
     results = []
     pool = ThreadPoolExecutor(workers, thread_name_prefix="batch")
     try:
-        futures = [pool.submit(score_one, predictor, case, folder) for case, folder in folders.items()]
+        futures = [pool.submit(task, predictor, case, folder) for case, folder in folders.items()]
         for future in as_completed(futures):
             results.append(future.result())
             progress(results[-1])
@@ -70,10 +73,11 @@ def score_locally(folders: dict[str, Path], predictor: Predictor, workers: int,
 
 def score_studies(folders: dict[str, Path], predictor: Predictor, *, engine: str = "local", workers: int = 1,
                   address: str | None = None, quiet: bool = False,
-                  progress: Progress | None = None) -> list[CaseResult]:
+                  progress: Progress | None = None, task: Task = score_one) -> list[CaseResult]:
     """One result per case of ``folders`` (case id -> study folder), scored by ``predictor``'s model on the engine:
     ``local`` threads, or ``workers`` Ray workers on the cluster at ``address`` (a local one started for the run
-    when None). A progress bar shows unless ``quiet``; ``progress`` is told of each finished case too."""
+    when None). A progress bar shows unless ``quiet``; ``progress`` is told of each finished case too; ``task``
+    is what is done with each study (default: score it)."""
     checked_engine(engine)
     if workers < 1:
         raise InputError(f"--workers is {workers}; expected at least 1.")
@@ -90,7 +94,7 @@ def score_studies(folders: dict[str, Path], predictor: Predictor, *, engine: str
         if engine == "ray":
             from core.scoring.ray_cluster import score_on_ray  # ray is optional (requirements-scale.txt)
 
-            return score_on_ray(folders, predictor.source, workers, address, advance)
-        return score_locally(folders, predictor, workers, advance)
+            return score_on_ray(folders, predictor.source, workers, address, advance, task=task)
+        return score_locally(folders, predictor, workers, advance, task)
     finally:
         bar.close()

@@ -46,12 +46,13 @@ def _ray() -> Any:
 
 
 class StudyScorer:
-    """One Ray worker: loads the model once, then scores one study folder per call."""
+    """One Ray worker: loads the model once, then does ``task`` (default: scoring) to one study folder per call."""
 
-    def __init__(self, repo_or_dir: str, revision: str | None) -> None:
+    def __init__(self, repo_or_dir: str, revision: str | None, task: Callable[..., CaseResult] | None = None) -> None:
         from core.inference import Predictor
 
         self.predictor = Predictor.load(repo_or_dir, revision)
+        self.task = task
 
     def ready(self) -> int:
         """The worker's process id, once its model is loaded."""
@@ -60,7 +61,7 @@ class StudyScorer:
     def score(self, case: str, folder: str) -> CaseResult:
         from core.scoring.engines import score_one
 
-        return score_one(self.predictor, case, Path(folder))
+        return (self.task or score_one)(self.predictor, case, Path(folder))
 
 
 def model_reference(source: ModelSource) -> tuple[str, str | None]:
@@ -103,10 +104,11 @@ def connected(address: str | None, workers: int) -> Iterator[Any]:
         ray.shutdown()
 
 
-def start_workers(ray: Any, source: ModelSource, workers: int) -> list[Any]:
+def start_workers(ray: Any, source: ModelSource, workers: int,
+                  task: Callable[..., CaseResult] | None = None) -> list[Any]:
     """``workers`` actors with the model loaded; ModelUnavailable when they cannot load it."""
     remote = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES)(StudyScorer)
-    actors = [remote.remote(*model_reference(source)) for _ in range(workers)]
+    actors = [remote.remote(*model_reference(source), task) for _ in range(workers)]
     try:
         ray.get([actor.ready.remote() for actor in actors])
     except ray.exceptions.RayError as err:
@@ -119,11 +121,12 @@ def start_workers(ray: Any, source: ModelSource, workers: int) -> list[Any]:
 
 
 def score_on_ray(folders: dict[str, Path], source: ModelSource, workers: int, address: str | None,
-                 progress: Callable[[CaseResult], None], on_started: Callable[[list[Any]], None] | None = None
-                 ) -> list[CaseResult]:
-    """One result per case, scored by ``workers`` Ray workers; ``on_started`` gets the workers (for tests)."""
+                 progress: Callable[[CaseResult], None], on_started: Callable[[list[Any]], None] | None = None,
+                 task: Callable[..., CaseResult] | None = None) -> list[CaseResult]:
+    """One result per case, by ``workers`` Ray workers doing ``task`` (default: scoring); ``on_started`` gets the
+    workers (for tests)."""
     with connected(address, workers) as ray:
-        actors = start_workers(ray, source, workers)
+        actors = start_workers(ray, source, workers, task)
         if on_started is not None:
             on_started(actors)
         try:

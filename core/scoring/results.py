@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.errors import InputError
 
@@ -22,6 +24,8 @@ class CaseResult:
     label: str | None
     reason: str | None = None
     """Why the study failed (the first line of the InputError it raised); None when it was scored."""
+    details: Mapping[str, Any] | None = None
+    """What a task other than plain scoring measured (``evaluate``: logit, probabilities without sequences, Dice)."""
 
     @property
     def status(self) -> str:

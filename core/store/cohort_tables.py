@@ -50,7 +50,8 @@ def checked_cases(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_oof(path: Path) -> pd.DataFrame:
-    """A model folder's ``oof.csv`` (BraTS21ID, MGMT_value, fold, probability) as cohort cases."""
+    """A model folder's ``oof.csv`` (BraTS21ID, MGMT_value, fold, probability) as cohort cases; where the model is
+    calibrated (a ``calibrated`` column), those probabilities, on the scale its predictions are shown on."""
     try:
         table = pd.read_csv(path, dtype={"BraTS21ID": str})
     except (OSError, ValueError) as err:
@@ -66,7 +67,8 @@ def read_oof(path: Path) -> pd.DataFrame:
             raise ValueError(f"an empty BraTS21ID on line {int((cases == '').to_numpy().argmax()) + 2}")
         return checked_cases(pd.DataFrame({
             "case": cases.where(~cases.str.isdigit(), cases.str.zfill(5)),
-            "fold": table["fold"], "label": table["MGMT_value"], "probability": table["probability"]}))
+            "fold": table["fold"], "label": table["MGMT_value"],
+            "probability": table["calibrated"] if "calibrated" in table.columns else table["probability"]}))
     except (TypeError, ValueError) as err:
         raise ModelUnavailable(f"Out-of-fold file '{path}' holds values that are not cases with a fold, a 0/1 label "
                                f"and a probability from 0 to 1 ({err}).") from err

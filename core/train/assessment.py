@@ -7,14 +7,18 @@ import csv
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core import SEQUENCES
 from core.errors import InputError
 from core.metrics import auc, bootstrap_auc_interval
+from core.scoring.results import CaseResult
 from core.train.calibration import ece_of_a_calibrated_model, expected_calibration_error
+
+if TYPE_CHECKING:
+    from core.inference import Predictor
 
 
 def parse_without(text: str | None) -> tuple[str, ...]:
@@ -101,3 +105,24 @@ def calibration_summary(labels: list[int], logits: list[float], calibrated: list
     return {"before": {"brier": float(np.mean((raw - y) ** 2)), "ece": expected_calibration_error(y, raw)},
             "after": {"brier": float(np.mean((fitted - y) ** 2)), "ece": expected_calibration_error(y, fitted),
                       "ece_if_perfectly_calibrated": ece_of_a_calibrated_model(fitted)}}
+
+
+def assess_case(predictor: Predictor, case: str, folder: Path, *, settings: tuple[tuple[str, ...], ...],
+                masks: Path | None) -> CaseResult:
+    """``evaluate``'s work on one study, for any scoring engine: one preprocessing, one model pass per missing-sequence
+    setting (the first is the one evaluated), and the Dice of its segmentation when the case has a label map."""
+    from core.ingest import load_study
+    from core.train.masks import mask_on_grid, mask_path, region_dice
+
+    try:
+        prepared = predictor.prepare(load_study(folder))
+    except InputError as err:
+        return CaseResult.failed(case, err.user_message)
+    first = predictor.assess(prepared, settings[0])
+    probabilities = [(settings[0], first.probability)]
+    probabilities += [(missing, predictor.assess(prepared, missing).probability) for missing in settings[1:]]
+    label_file = mask_path(masks, case) if masks else None
+    dice = region_dice(first.segmentation, mask_on_grid(label_file, prepared.grid)) if label_file else None
+    label = predictor.config.labels[int(first.probability >= predictor.config.threshold)]
+    return CaseResult(case, first.probability, label,
+                      details={"logit": first.logit, "probabilities": probabilities, "dice": dice})

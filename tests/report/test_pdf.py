@@ -43,7 +43,7 @@ def test_the_pdf_shows_which_series_became_which_sequence_and_the_three_planes(o
     for name, sequence in outcome.report["sequences"].items():
         assert f"{name} {sequence['source'].split()[0]}" in text
     assert all(f"{plane}, " in text for plane in ("Axial", "Coronal", "Sagittal"))
-    assert "T1wCE through the Grad-CAM peak" in text
+    assert "T1wCE through the tumour centre" in text  # the model measures the tumour: the slices go through it
 
 
 def test_the_pdf_names_no_patient_by_default(outcome: Outcome, source_header: pydicom.Dataset,

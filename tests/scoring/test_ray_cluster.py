@@ -4,6 +4,7 @@ studies run again. One local Ray for the module (starting one takes seconds); ev
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ from core.scoring.ray_cluster import score_on_ray
 pytestmark = pytest.mark.slow
 
 
-def _rows(path: Path) -> dict[str, dict[str, str]]:
+def _rows(path: Path, key: str = "case") -> dict[str, dict[str, str]]:
     with open(path, newline="") as handle:
-        return {row["case"]: row for row in csv.DictReader(handle)}
+        return {row[key]: row for row in csv.DictReader(handle)}
 
 
 def test_ray_scores_as_the_local_engine_does_and_reports_the_broken_study(
@@ -58,3 +59,20 @@ def test_the_studies_of_a_killed_worker_are_scored_again(cohort: Path, ray_clust
     assert {result.case: result.status for result in results} == dict.fromkeys(folders, "ok")
     for result in results:
         assert result.probability == pytest.approx(expected[result.case], abs=1e-6), result.case
+
+
+def test_evaluate_on_ray_gives_the_local_figures(cohort: Path, ray_cluster: Any, tmp_path: Path, capsys) -> None:
+    common = [str(cohort), "--labels", str(cohort / "train_labels.csv"), "--model", "weights", "--json",
+              "--without", "T2w"]
+    assert main(["evaluate", *common, "--out", str(tmp_path / "local")]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", *common, "--engine", "ray", "--workers", "2", "--out", str(tmp_path / "ray")]) == 0
+    on_ray = json.loads(capsys.readouterr().out)
+    assert local["n"] == on_ray["n"] == 4  # the broken fifth case skipped by both
+    for key in ("auc", "brier", "ece", "accuracy"):
+        assert on_ray[key] == pytest.approx(local[key], abs=1e-6), key
+    local_rows = _rows(tmp_path / "local" / "predictions.csv", "BraTS21ID")
+    ray_rows = _rows(tmp_path / "ray" / "predictions.csv", "BraTS21ID")
+    assert sorted(ray_rows) == sorted(local_rows) == ["0", "1", "2", "3"]
+    for case, row in ray_rows.items():
+        assert float(row["probability"]) == pytest.approx(float(local_rows[case]["probability"]), abs=1e-6)

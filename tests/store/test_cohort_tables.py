@@ -25,7 +25,10 @@ def _cases(probabilities: list[float], labels: list[int | None] | None = None) -
 def test_the_bundled_training_cohort_reproduces_the_model_card_auc(store: Store) -> None:
     assert store.import_training_cohort(SOURCE, CONFIG["metrics"]) == 358
     cases = store.cohort(TRAINING_COHORT, SOURCE.repo, "local")
-    assert len(cases) == 358 and cases["case"].iloc[0] == "00000" and set(cases["fold"]) == {0, 1, 2, 3, 4}
+    assert len(cases) == 358 and cases["case"].iloc[0] == "00000"
+    assert set(cases["fold"]) == set(range(CONFIG["metrics"]["cv_folds"]))
+    oof = pd.read_csv(BUNDLED / "oof.csv")
+    assert cases["probability"].to_numpy() == pytest.approx(oof["calibrated"].to_numpy())  # the scale predictions use
     assert auc(cases["label"].to_numpy(), cases["probability"].to_numpy()) == pytest.approx(
         CONFIG["metrics"]["auc"], abs=1e-6)
 
