@@ -45,19 +45,21 @@ def main() -> None:
     args, _, study_dir = benchmark_setup(__doc__, "mgmt-bench-predict-")
     predictor = Predictor.load()
     floor(study_dir)  # warm the page cache
-    runs: dict[str, list[dict[str, float]]] = {"with Grad-CAM": [], "without Grad-CAM": [],
-                                               "with Grad-CAM and the viewer": []}
+    variants = {"with Grad-CAM": (True, True, False), "without Grad-CAM": (False, True, False),
+                "without Grad-CAM or contributions": (False, False, False),
+                "with Grad-CAM and the viewer": (True, True, True)}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     floors = []
     for _ in range(args.repeats):
         started = time.perf_counter()
         floor(study_dir)
         floors.append(time.perf_counter() - started)
-        for name, with_cam, with_display in (("with Grad-CAM", True, False), ("without Grad-CAM", False, False),
-                                             ("with Grad-CAM and the viewer", True, True)):
+        for name, (with_cam, with_contributions, with_display) in variants.items():
             started = time.perf_counter()
             study = load_study(study_dir)
             read = time.perf_counter() - started
-            prediction = predictor.predict(study, with_cam=with_cam, with_display=with_display)
+            prediction = predictor.predict(study, with_cam=with_cam, with_contributions=with_contributions,
+                                           with_display=with_display)
             total = time.perf_counter() - started
             runs[name].append({"read": read, **dict(prediction.timings), "total": total})
     floor_s = statistics.median(floors)

@@ -215,12 +215,14 @@ class Service:
     def _log_success(self, prediction: Prediction, user: str, channel: str) -> int | None:
         low, high = prediction.uncertainty.interval90
         record = PredictionRecord(
-            channel=channel, user=user, status="ok", study_hash=prediction.study_hash,
+            channel=channel, user=user, status="abstained" if prediction.abstained else "ok",
+            study_hash=prediction.study_hash,
             probability=prediction.probability, label=prediction.label,
             uncertainty_std=prediction.uncertainty.std, interval_low=low, interval_high=high,
             model_repo=prediction.provenance.repo, model_revision=prediction.provenance.revision,
             preprocessing_version=prediction.provenance.preprocessing_version,
-            timings_s=prediction.timings.to_json(), error=None)
+            timings_s=prediction.timings.to_json(), error=None,
+            reasons=tuple(redact(reason) for reason in prediction.reasons) if prediction.abstained else ())
         return self._write_log(record)
 
     def _log_failure(self, predictor: Predictor | None, user: str, channel: str, status: str, message: str,

@@ -17,7 +17,8 @@ st.caption("Every prediction, successful or not, from the pages, the REST API an
            "a salted hash of the study, probability, model revision, timings and status. No patient data.")
 
 columns = st.columns(4)
-statuses = columns[0].multiselect("Status", ["ok", "rejected", "failed"], default=["ok", "rejected", "failed"])
+statuses = columns[0].multiselect("Status", ["ok", "abstained", "rejected", "failed"],
+                                  default=["ok", "abstained", "rejected", "failed"])
 user = columns[1].text_input("User (exact)", "")
 since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days=30))
 limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)

@@ -12,6 +12,7 @@ import streamlit as st
 from core.errors import BUG, disposition, user_message
 from core.examples import EXAMPLES, example_study, example_zip
 from core.figures import gauge_figure
+from core.figures.quality import contributions_figure, quality_lines
 from core.figures.viewer import cursor_caption, label_legend, linked_figure, moved_cursor
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
@@ -156,24 +157,51 @@ outcome: Outcome | None = st.session_state.get("outcome")
 if outcome is not None:
     prediction = outcome.prediction
     st.divider()
+    # --- issue 13: abstention banner, "show anyway" ---
+    show_answer = True
+    if prediction.abstained:
+        st.error("**No answer: the tool abstains on this study.** " + " ".join(prediction.reasons),
+                 icon=":material/block:")
+        show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
+    elif prediction.label == "indeterminate":
+        st.warning(" ".join(prediction.reasons), icon=":material/help:")
+    # --- end issue 13 ---
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
-        st.plotly_chart(gauge_figure(prediction.probability, prediction.uncertainty.interval90,
-                                     prediction.threshold, prediction.label), key="gauge")
+        if show_answer:
+            st.plotly_chart(gauge_figure(prediction.probability, prediction.uncertainty.interval90,
+                                         prediction.threshold, prediction.label, greyed=prediction.abstained),
+                            key="gauge")
     with facts_column:
         low, high = prediction.uncertainty.interval90
-        st.metric("P(methylated)", f"{prediction.probability:.3f}", help="The probability that the tumour's MGMT "
-                  "promoter is methylated, according to the model in use (the Model page says what it was trained "
-                  "on; the bundled one saw synthetic data only).")
+        if show_answer:
+            st.metric("P(methylated)", f"{prediction.probability:.3f}", help="The probability that the tumour's "
+                      "MGMT promoter is methylated, according to the model in use (the Model page says what it was "
+                      "trained on; the bundled one saw synthetic data only).")
         provenance = prediction.provenance
+        interval = f"{low:.3f} to {high:.3f}" if show_answer else "hidden"
         st.markdown(f"**Label:** {prediction.label} (threshold {prediction.threshold:.2f})  \n"
-                    f"**90% interval:** {low:.3f} to {high:.3f} ({prediction.uncertainty.method})  \n"
+                    f"**90% interval:** {interval} ({prediction.uncertainty.method})  \n"
                     f"**Model:** `{provenance.repo}` @ `{provenance.revision}`, preprocessing "
                     f"v{provenance.preprocessing_version}  \n"
                     "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
         st.caption(RESEARCH_NOTICE)
     for warning in prediction.warnings:
         st.warning(warning, icon=":material/info:")
+    # --- issue 13: quality panel and per-sequence contributions ---
+    quality_column, contributions_column = st.columns([3, 2])
+    with quality_column:
+        st.subheader("Quality checks")
+        st.markdown("  \n".join(quality_lines(prediction.quality)))
+        if prediction.ood is not None:
+            ood = prediction.ood
+            st.caption(f"Out-of-distribution score {ood.score:.1f} (threshold {ood.threshold:.1f})")
+        if prediction.missing:
+            st.caption("Missing sequences: " + ", ".join(prediction.missing))
+    with contributions_column:
+        if prediction.contributions and show_answer:
+            st.plotly_chart(contributions_figure(prediction.contributions), key="contributions")
+    # --- end issue 13 ---
     st.subheader("Which series became which sequence")
     st.dataframe(pd.DataFrame(sequence_table(prediction.sequences)), hide_index=True)
     st.subheader("Where the model looked")

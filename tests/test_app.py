@@ -67,9 +67,11 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
     app.button(key="predict").click().run()
     assert not app.exception
     assert not app.error
-    expected = Predictor.load().predict(load_study(example_study("case-10")), with_cam=False).probability
+    direct = Predictor.load().predict(load_study(example_study("case-10")), with_cam=False)
+    expected = direct.probability
     assert metrics_of(app)["P(methylated)"] == f"{expected:.3f}"
-    assert app.session_state["outcome"].report["label"] == ("methylated" if expected >= 0.5 else "unmethylated")
+    assert app.session_state["outcome"].report["label"] == direct.label
+    assert "Quality checks" in [header.value for header in app.subheader]
     assert app.session_state["outcome"].prediction.cam is not None
     assert EXAMPLES["case-10"].truth == "unmethylated"
 
@@ -163,3 +165,23 @@ def test_signed_out_visitors_see_only_home_and_model_when_auth_is_configured() -
         app.switch_page("pages/predict.py")
     known = str(refused.value).split("Known pages")[1]
     assert "home.py" in known and "model.py" in known and "predict.py" not in known
+
+
+def test_an_abstained_prediction_is_hidden_behind_show_anyway_with_the_reasons() -> None:
+    from dataclasses import replace
+
+    from core.service import Outcome
+
+    app = app_test().run()
+    app.switch_page("pages/predict.py").run()
+    app.selectbox[0].select("case-10").run()
+    app.button(key="predict").click().run()
+    reason = "No tumour was found; expected a glioma of at least 3 ml."
+    prediction = app.session_state["outcome"].prediction
+    app.session_state["outcome"] = Outcome(replace(prediction, abstained=True, label="indeterminate",
+                                                   reasons=(reason,)))
+    app.run()
+    assert any("No answer" in error.value and reason in error.value for error in app.error)
+    assert "P(methylated)" not in metrics_of(app)
+    app.toggle(key="show-anyway").set_value(True).run()
+    assert metrics_of(app)["P(methylated)"] == f"{prediction.probability:.3f}"

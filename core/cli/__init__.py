@@ -15,4 +15,5 @@ COMMANDS: dict[str, str] = {  # argparse help text: a literal percent sign is wr
     "evaluate": "accuracy, precision, recall, F1, ROC AUC with 95%% CI, Brier, ECE, Dice, missing sequences of a model",
     "push": "publish a trained model folder to the Hugging Face Hub",
     "purge": "delete prediction-log rows older than N days",
+    "ood": "fit the out-of-distribution gate of a model folder (ood.json) on in-distribution cases",
 }

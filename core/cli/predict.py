@@ -82,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"segmentation written to {args.export_seg}")
     for warning in prediction.warnings:
         print(f"warning: {warning}")
+    for check in prediction.quality:  # issue 13: checks that did not pass, and why the tool abstains
+        if check.status != "pass":
+            print(f"quality {check.status}: {check.detail}")
+    if prediction.abstained:
+        print("ABSTAINED (the probability above is not a call): " + " ".join(prediction.reasons))
     print(RESEARCH_NOTICE)
     return write_reports(outcome, args.report)
 

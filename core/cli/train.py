@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
                        minutes=(time.perf_counter() - started) / 60, threads=torch.get_num_threads(),
                        early_stopping=not args.no_early_stopping)
     model.save_pretrained(args.out)
+    from core.train.ood_reference import OOD_CASES, fit_ood_reference  # the OOD gate's reference (ood.json)
+
+    fit_ood_reference(args.out, [case.folder for case in kept][:OOD_CASES])
     with open(args.out / "oof.csv", "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["BraTS21ID", "MGMT_value", "fold", "probability", "logit", "calibrated"])

@@ -7,12 +7,16 @@ import plotly.graph_objects as go
 UNMETHYLATED_COLOUR = "#4c78a8"
 METHYLATED_COLOUR = "#e45756"
 BAND_COLOUR = "rgba(120, 120, 120, 0.35)"
+GREYED_COLOUR = "#b0b0b0"
 
 
-def gauge_figure(probability: float, interval90: tuple[float, float], threshold: float, label: str) -> go.Figure:
-    """A half-circle gauge of P(methylated) in percent; the grey band is the 90% interval, the line the threshold."""
+def gauge_figure(probability: float, interval90: tuple[float, float], threshold: float, label: str,
+                 greyed: bool = False) -> go.Figure:
+    """A half-circle gauge of P(methylated) in percent; the grey band is the 90% interval, the line the threshold.
+    ``greyed``: the tool abstained, the number is shown on request only and drawn in grey."""
     low, high = interval90
     colour = METHYLATED_COLOUR if probability >= threshold else UNMETHYLATED_COLOUR
+    colour = GREYED_COLOUR if greyed else colour
     figure = go.Figure(go.Indicator(
         mode="gauge+number",
         value=round(100 * probability, 1),

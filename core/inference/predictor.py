@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from monai.visualize import GradCAMpp
 
+from core.inference.abstention import decide
+from core.inference.ood import OodReference, OodScore, pooled_features
 from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
 from core.inference.tumour import Tumour
 from core.ingest.study import Study
@@ -27,6 +29,8 @@ from core.model.network import MGMTNet
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
 from core.preprocess.display import DisplayVolumes, timed_display_volumes
+from core.quality.checks import run_checks
+from core.quality.result import QualityCheck
 
 DROPOUT_SAMPLES = 32
 """Monte-Carlo dropout draws of the head per augmentation."""
@@ -55,6 +59,13 @@ class Prediction:
     tumour: Tumour | None = None
     missing: tuple[str, ...] = ()  # sequences the model was told are absent (blank channels)
     logit: float = 0.0  # uncalibrated logit, averaged over the augmentations
+    # --- knowing when not to answer (issue 13) ---
+    abstained: bool = False
+    reasons: tuple[str, ...] = ()
+    quality: tuple[QualityCheck, ...] = ()
+    ood: OodScore | None = None
+    contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
+    features: np.ndarray | None = None  # pooled network features (the OOD gate's input; never in JSON)
     display: DisplayVolumes | None = None  # the viewer's volumes, when asked for (``with_display``)
 
     def to_json(self) -> dict[str, Any]:
@@ -76,6 +87,12 @@ class Prediction:
             "skull_strip": self.prepared.skull.to_json(),
             "tumour": self.tumour.to_json() if self.tumour else None,
             "missing": list(self.missing),
+            "abstained": self.abstained,
+            "reasons": list(self.reasons),
+            "quality": [check.to_json() for check in self.quality],
+            "ood": self.ood.to_json() if self.ood else None,
+            "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
+                              if self.contributions is not None else None),
         }
 
 
@@ -125,6 +142,7 @@ class Predictor:
         self._cam = GradCAMpp(nn_module=_BothClasses(self.model).eval(), target_layers=f"model.{model.cam_layer}",
                               postprocessing=lambda m: m)
         self._lock = threading.Lock()
+        self.ood_reference = OodReference.read(source.folder)
 
     @classmethod
     def load(cls, repo_or_dir: str | None = None, revision: str | None = None) -> Predictor:
@@ -132,18 +150,26 @@ class Predictor:
         return cls(model, source)
 
     def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None,
-                missing: Sequence[str] = (), with_display: bool = False) -> Prediction:
+                missing: Sequence[str] = (), with_contributions: bool = True,
+                with_display: bool = False) -> Prediction:
         """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM.
-        ``missing`` names sequences to treat as absent (blanked, and the model told so); ``with_display`` adds the
+        ``missing`` names sequences to treat as absent besides those the study lacks (blanked, and the model told
+        so); ``with_contributions``: also the per-sequence contributions (one batched pass); ``with_display``: the
         viewer's volumes at the study's own resolution (``display`` in the timings)."""
         progress = progress or (lambda stage: None)
         progress("preprocessing")
         prepared = self.prepare(study)
         timings = dict(prepared.timings_s)
         progress("model")
-        assessed = self.assess(prepared, missing, with_cam, progress)
+        missing = tuple(name for name in self.config.preprocessing.sequences if name in (*study.missing, *missing))
+        with pooled_features(self.model) as pooled:  # the first pass: the input and its flip
+            assessed = self.assess(prepared, missing, with_cam, progress)
         timings["model_and_cam" if with_cam else "model"] = assessed.seconds
         probability = assessed.probability
+        started = time.perf_counter()
+        contributions = (self._contributions(prepared, assessed.missing, float(assessed.probabilities[0]))
+                         if with_contributions else None)
+        timings["contributions"] = time.perf_counter() - started
         threshold = self.config.threshold
         low, high = np.percentile(assessed.samples, [5, 95])
         display = None
@@ -153,9 +179,16 @@ class Predictor:
             std=float(assessed.samples.std()), interval90=(float(low), float(high)),
             augmentations=tuple(float(p) for p in assessed.probabilities),
             method=f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head")
+        started = time.perf_counter()
+        tumour = Tumour.measure(assessed.segmentation, prepared.grid)
+        vector = pooled[0].mean(axis=0)
+        quality = run_checks(study, prepared, tumour.volumes_ml)
+        ood = self.ood_reference.score(vector) if self.ood_reference else None
+        decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood)
+        timings["quality"] = time.perf_counter() - started
         return Prediction(
             probability=probability,
-            label=self.config.labels[int(probability >= threshold)],
+            label=decision.label,
             threshold=threshold,
             uncertainty=uncertainty,
             cam=assessed.cam,
@@ -167,11 +200,28 @@ class Predictor:
             timings=Timings.of(timings),
             warnings=tuple(study.warnings) + prepared.warnings,
             segmentation=assessed.segmentation,
-            tumour=Tumour.measure(assessed.segmentation, prepared.grid),
+            tumour=tumour,
             missing=assessed.missing,
             logit=assessed.logit,
-            display=display,
+            abstained=decision.abstained, reasons=decision.reasons, quality=quality, ood=ood,
+            contributions=contributions, features=vector, display=display,
         )
+
+    def _contributions(self, prepared: PreparedStudy, missing: tuple[str, ...], probability: float
+                       ) -> dict[str, float]:
+        """Per present sequence, the probability (dropout off, no flip) minus the probability without it (its
+        channel blanked and the availability vector saying so). One batched pass of the network."""
+        sequences = self.config.preprocessing.sequences
+        present = [i for i, name in enumerate(sequences) if name not in missing]
+        if len(present) < 2:
+            return {}
+        available = self.availability(missing).repeat(len(present), 1)
+        for row, channel in enumerate(present):
+            available[row, channel] = 0
+        x = torch.from_numpy(prepared.image[None]).to(self.device) * available[:, :, None, None, None]
+        with self._lock, torch.no_grad(), self._autocast():
+            without = torch.sigmoid(self.model.calibrated(self.model(x, available).float())).squeeze(1).cpu().numpy()
+        return {sequences[channel]: probability - float(p) for channel, p in zip(present, without, strict=True)}
 
     def prepare(self, study: Study) -> PreparedStudy:
         """The study on the model grid, as the model's config says (what ``assess`` takes)."""

@@ -1,4 +1,4 @@
-"""Any upload of one study (folder, zip, files, NIfTI) to a de-identified Study of four sequences."""
+"""Any upload of one study (folder, zip, files, NIfTI) to a de-identified Study of up to four sequences."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from core.ingest.naming import (
 from core.ingest.nifti import load_nifti_volume
 from core.ingest.staging import UploadedFile, staged
 from core.ingest.study import Study, Volume
+from core.quality.blank import SeriesContent
 
 MASK_WORDS = ("_seg", "-seg", "mask", "label")
 """NIfTI names that hold segmentations, not images (BraTS ``*_seg.nii.gz``), and are passed over."""
@@ -89,14 +90,31 @@ def _nifti_study(scan: FolderScan, folder: Path, settings: Settings, warnings: l
     chosen = assign_sequences(evidence, listing, lambda p: f"'{p.relative_to(folder).as_posix()}'")
     digest = hashlib.sha256()
     volumes = {}
-    for sequence in SEQUENCES:
+    for sequence in (name for name in SEQUENCES if name in chosen):
         path = chosen[sequence].candidate
         shown = path.relative_to(folder).as_posix()
         array, affine = load_nifti_volume(path, shown, settings)
         digest.update(hashlib.sha256(path.read_bytes()).digest())
         volumes[sequence] = Volume(sequence, array, affine, source=f"NIfTI '{path.name}'",
                                    identified_by=chosen[sequence].reason)
-    return Study(volumes, study_hash(study_salt(settings), digest.digest()), tuple(warnings))
+    return _usable_study(volumes, study_hash(study_salt(settings), digest.digest()), warnings, folder.name)
+
+
+def _usable_study(loaded: dict[str, Volume], key: str, warnings: list[str], shown: str) -> Study:
+    """The study of the loaded series that hold an image; blank ones are measured, named and left out (the model
+    predicts without them); InputError when none is left."""
+    content = {name: SeriesContent.measure(volume.array) for name, volume in loaded.items()}
+    volumes = {name: volume for name, volume in loaded.items() if not content[name].blank}
+    if not volumes:
+        found = "; ".join(f"{name} from {volume.source}: {content[name].dominant_fraction:.1%} of its voxels equal "
+                          f"{content[name].dominant_value:g}" for name, volume in loaded.items())
+        raise InputError(f"'{shown}' has no usable sequence: every series found is blank ({found}); expected at "
+                         f"least one of {', '.join(SEQUENCES)} holding an image.")
+    missing = [name for name in SEQUENCES if name not in volumes]
+    if missing:
+        warnings.append(f"Predicted without {', '.join(missing)} (absent or blank): the model was told they are "
+                        "missing, and its interval is as wide as that makes it.")
+    return Study(volumes, key, tuple(warnings), content)
 
 
 def _series_evidence(series: DicomSeries) -> Evidence[DicomSeries] | None:
@@ -141,15 +159,17 @@ def _dicom_study(scan: FolderScan, folder: Path, settings: Settings,
         if id(series) not in used:
             warnings.append(f"Not used: the {series.label()}.")
     volumes = {}
-    for sequence in SEQUENCES:
+    for sequence in (name for name in SEQUENCES if name in chosen):
         series = chosen[sequence].candidate
         loaded = load_series_volume(series, settings)
         warnings.extend(loaded.warnings)
         described = f", '{series.description}'" if series.description else ""
         volumes[sequence] = Volume(sequence, loaded.array, loaded.affine,
                                    source=f"{series.folder_name}/ ({len(series.slices)} files{described})",
-                                   identified_by=chosen[sequence].reason, rescale=loaded.rescale)
+                                   identified_by=chosen[sequence].reason, rescale=loaded.rescale,
+                                   description=series.description)
     first = candidates[0].first
     key = study_hash(study_salt(settings), str(first.get("PatientID", "")), str(first.get("StudyInstanceUID", "")))
-    identity = identity_of({sequence: chosen[sequence].candidate for sequence in SEQUENCES})
-    return Study(volumes, key, tuple(warnings)), identity
+    study = _usable_study(volumes, key, warnings, folder.name)
+    identity = identity_of({sequence: chosen[sequence].candidate for sequence in study.volumes})
+    return study, identity

@@ -103,7 +103,8 @@ class Evidence(Generic[Candidate]):
 def assign_sequences(
     evidence: list[Evidence[Candidate]], everything: list[str], describe
 ) -> dict[str, Evidence[Candidate]]:
-    """Pick one candidate per sequence by the strongest evidence; raise listing all series when unclear."""
+    """Pick one candidate per sequence by the strongest evidence; a sequence no series stands for is left out (the
+    study is predicted without it); raise listing all series when two compete or none is recognised."""
     chosen: dict[str, Evidence[Candidate]] = {}
     problems = []
     for sequence in SEQUENCES:
@@ -118,7 +119,8 @@ def assign_sequences(
             problems.append(f"{len(top)} series compete for {sequence} ({rivals})")
             continue
         chosen[sequence] = top[0]
-    if problems:
+    competing = any("compete" in problem for problem in problems)
+    if competing or not chosen:  # a sequence that is simply absent is predicted without (the model's dropout)
         found = "\n".join(f"  - {line}" for line in everything) or "  (none)"
         raise InputError(f"Cannot tell the four sequences apart: {'; '.join(problems)}. Found:\n{found}\n"
                          f"{NAMING_HELP}")

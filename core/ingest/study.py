@@ -1,7 +1,8 @@
-"""The Study: four co-registered-in-world MRI sequences with their geometry, and nothing identifying."""
+"""The Study: up to four co-registered-in-world MRI sequences with their geometry, and nothing identifying."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from core import SEQUENCES
 from core.ingest.geometry import acquisition_plane, axis_codes, voxel_spacing
+from core.quality.blank import SeriesContent
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Volume:
     source: str
     identified_by: str
     rescale: tuple[float, float] = (1.0, 0.0)
+    description: str = ""  # the series' SeriesDescription (no identity), for the identity check against its folder
 
     def intensities(self) -> np.ndarray:
         """The voxels as float32 intensities, rescale applied (a copy unless already float32 and unscaled)."""
@@ -69,15 +72,23 @@ class Volume:
 
 @dataclass(frozen=True)
 class Study:
-    """One patient's study: the four sequences in ``SEQUENCES`` order, a salted hash, and warnings."""
+    """One patient's study: the usable sequences in ``SEQUENCES`` order (at least one; an absent or blank one is
+    missing), a salted hash, warnings, and what each loaded series holds (``content``, blank ones included)."""
 
     volumes: dict[str, Volume]
     study_hash: str
     warnings: tuple[str, ...] = field(default=())
+    content: Mapping[str, SeriesContent] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if tuple(self.volumes) != SEQUENCES:
-            raise ValueError(f"Study needs sequences {SEQUENCES} in order, got {tuple(self.volumes)}")
+        order = tuple(name for name in SEQUENCES if name in self.volumes)
+        if not self.volumes or tuple(self.volumes) != order:
+            raise ValueError(f"Study needs one or more of {SEQUENCES} in that order, got {tuple(self.volumes)}")
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Sequences the study lacks or holds only blank (in ``SEQUENCES`` order)."""
+        return tuple(name for name in SEQUENCES if name not in self.volumes)
 
     def __getitem__(self, sequence: str) -> Volume:
         return self.volumes[sequence]
@@ -88,4 +99,5 @@ class Study:
             "study_hash": self.study_hash,
             "sequences": {name: volume.summary() for name, volume in self.volumes.items()},
             "warnings": list(self.warnings),
+            "missing": list(self.missing),
         }

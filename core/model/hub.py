@@ -22,6 +22,9 @@ from core.model.network import MGMTNet
 BUNDLED = Path(__file__).resolve().parents[2] / "weights"
 """The model folder shipped with the code (works offline)."""
 FILES = ("config.json", "model.safetensors")
+OPTIONAL_FILES = ("ood.json", "oof.csv")
+"""Downloaded with a Hub model when its repo has them: the out-of-distribution gate's reference, and the out-of-fold
+predictions the Cohort page shows; a model without them still serves (no gate, no training cohort)."""
 HUB_TIMEOUT_S = 4.0
 
 
@@ -100,6 +103,12 @@ def _download(repo: str, revision: str) -> ModelSource:
     except EntryNotFoundError as err:
         raise ModelUnavailable(f"Model repo '{repo}' (revision '{revision}') lacks {FILES[len(paths)]}; expected "
                                "a repo saved with save_pretrained.") from err
+    for filename in OPTIONAL_FILES:
+        try:
+            hf_hub_download(repo, filename, revision=revision, endpoint=endpoint, etag_timeout=HUB_TIMEOUT_S,
+                            local_files_only=not reachable)
+        except (EntryNotFoundError, LocalEntryNotFoundError):
+            pass  # the repo does not have it (or the cache lacks it offline): that part is simply absent
     folder = paths[0].parent
     return ModelSource(repo=repo, revision=folder.name, folder=folder)  # snapshots/<commit hash>/
 

@@ -16,7 +16,7 @@ from core.errors import InputError, ModelUnavailable, ServiceUnavailable
 from core.model.card import SYNTHETIC_HEADLINE
 
 REQUIRED = ("config.json", "model.safetensors", "README.md")
-OPTIONAL = ("oof.csv", "metrics.json")
+OPTIONAL = ("oof.csv", "metrics.json", "ood.json")
 """Out-of-fold predictions and metrics, published when the training run wrote them."""
 RESEARCH_STATEMENT = "not a medical device"
 SYNTHETIC_STATEMENT = SYNTHETIC_HEADLINE.split(":")[0].strip("*")  # "Trained on synthetic data only"

@@ -47,14 +47,16 @@ def _extractor():
     return BrainExtraction(no_gpu=not torch.cuda.is_available())
 
 
-def strip_skull(t1: np.ndarray, grid: Grid) -> np.ndarray:
-    """Brain mask of a T1-weighted head on ``grid`` from deepbet's pretrained network (runs on CPU in ~2 s)."""
+def strip_skull(t1: np.ndarray, grid: Grid, sequence: str = "T1w") -> np.ndarray:
+    """Brain mask of a T1-weighted head on ``grid`` from deepbet's pretrained network (runs on CPU in ~2 s);
+    ``sequence`` names the series it was given (T1w, or another when T1w is missing), for messages."""
     import nibabel as nib
 
     with _strip_lock:  # one shared network; deepbet keeps per-call state (its bounding box) on the object
         try:
             _, mask, _ = _extractor().run(nib.Nifti1Image(np.ascontiguousarray(t1, np.float32), grid.affine))
         except ValueError as err:  # deepbet found no brain to crop around (an empty bounding box)
-            raise InputError(f"The skull stripper (deepbet) found no brain in the T1w series ({err}); expected a "
-                             "T1-weighted image of a head. Check which series was taken as T1w.") from err
+            raise InputError(f"The skull stripper (deepbet) found no brain in the {sequence} series ({err}); "
+                             "expected a T1-weighted image of a head. Check which series was taken as "
+                             f"{sequence}.") from err
     return np.asarray(mask.dataobj) > 0

@@ -28,7 +28,6 @@ from monai.transforms import (
 from scipy import ndimage
 
 from core.config import get_settings
-from core.errors import InputError
 from core.ingest.study import Study
 from core.model.config import Preprocessing
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
@@ -84,33 +83,34 @@ def normaliser(mask: np.ndarray) -> Compose:
 
 
 def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
-    """Resample, mask and normalise a study as the model's config says."""
+    """Resample, mask and normalise a study as the model's config says; a missing sequence is a blank channel.
+
+    A brain too small to be one is not refused here: the quality check ``brain`` measures it and the prediction
+    abstains, saying so."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     sequences = config.sequences
     grid = model_grid(study, config)
     resample = ResampleToGrid(grid)
-    display = np.stack([resample(study[name]) for name in sequences])
+    display = np.stack([resample(study[name]) if name in study.volumes else np.zeros(grid.shape, np.float32)
+                        for name in sequences])
+    present = display[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()
-    mask = foreground_mask(display)
+    mask = foreground_mask(present)
     spacing = float(np.mean(config.spacing_mm))
     mode = skull_mode(config)
     warnings = []
-    t1 = display[sequences.index("T1w")] if "T1w" in sequences else display[0]
-    head = ndimage.binary_fill_holes(foreground_mask(display, largest_only=False))
+    stripper = next(name for name in ("T1w", "T1wCE", *sequences) if name in study.volumes and name in sequences)
+    head = ndimage.binary_fill_holes(foreground_mask(present, largest_only=False))
     has_scalp = mode == "always" or (mode == "auto" and scalp_present(head, spacing))
     if has_scalp and mode != "never":
-        mask = strip_skull(t1, grid)
+        mask = strip_skull(display[sequences.index(stripper)], grid, stripper)
         action = "stripped by deepbet"
-        warnings.append("The study was not skull-stripped; the brain was extracted with deepbet from T1w.")
+        warnings.append(f"The study was not skull-stripped; the brain was extracted with deepbet from {stripper}.")
     else:
         action = "kept (skull stripping off)" if mode == "never" else "already stripped"
     skull = SkullStripping(action, "detected" if mode == "auto" else "forced", mode)
-    if mask.sum() * spacing**3 / 1000.0 < 200:
-        raise InputError(f"Only {mask.sum() * spacing**3 / 1000:.0f} ml of brain was found on the common grid; "
-                         "expected a whole-brain study (about 1,000-1,800 ml). Check that the four series cover "
-                         "the head.")
     timings["brain_mask"] = time.perf_counter() - started
     started = time.perf_counter()
     image = np.asarray(normaliser(mask)(display), dtype=np.float32)

@@ -18,11 +18,13 @@ from core.errors import InputError
 from core.store.schema import utc_naive
 from core.store.session import Session
 
-STATUSES = ("ok", "rejected", "failed")
-"""ok: a probability was returned; rejected: the input could not be used (an InputError); failed: the service's
+STATUSES = ("ok", "abstained", "rejected", "failed")
+"""ok: a probability was returned; abstained: computed, but the tool declined to call it (``reasons`` say why);
+rejected: the input could not be used (an InputError); failed: the service's
 problem (model, store, disk) or a bug (core.errors.DISPOSITIONS decides which)."""
 COLUMNS = ("id", "time", "channel", "user", "study_hash", "probability", "label", "uncertainty_std", "interval_low",
-           "interval_high", "model_repo", "model_revision", "preprocessing_version", "timings_s", "status", "error")
+           "interval_high", "model_repo", "model_revision", "preprocessing_version", "timings_s", "status", "error",
+           "reasons")
 """The columns of ``Store.predictions()``, in order."""
 _WRITTEN = COLUMNS[1:]
 _TYPES = {"id": "int64", "time": "datetime64[us]", **{name: "float64" for name in (
@@ -49,6 +51,7 @@ class PredictionRecord:
     preprocessing_version: str | None
     timings_s: dict[str, float]
     error: str | None
+    reasons: tuple[str, ...] = ()  # why an abstained prediction abstained (sentences without file names)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
@@ -60,6 +63,7 @@ class PredictionRecord:
         values = {name: getattr(self, name) for name in _WRITTEN}
         values["time"] = utc_naive(self.time)
         values["timings_s"] = json.dumps(self.timings_s)
+        values["reasons"] = json.dumps(list(self.reasons)) if self.reasons else None
         return [values[name] for name in _WRITTEN]
 
 

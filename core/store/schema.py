@@ -74,6 +74,18 @@ MIGRATIONS: tuple[Migration, ...] = (
               ("CREATE SEQUENCE prediction_ids START 1", _PREDICTIONS, _COHORT_CASES, _MODEL_METRICS),
               ("CREATE SEQUENCE prediction_ids START 1", *map(_in_postgresql, (_PREDICTIONS, _COHORT_CASES,
                                                                                 _MODEL_METRICS)))),
+    Migration(2, "abstained predictions as their own status, with their reasons",
+              # DuckDB cannot alter a CHECK constraint: the table is rebuilt with the wider one and the rows copied.
+              (_PREDICTIONS.replace("predictions (", "predictions_v2 (").replace(
+                  "'ok', 'rejected', 'failed'", "'ok', 'abstained', 'rejected', 'failed'").replace(
+                  "error VARCHAR)", "error VARCHAR,\n            reasons VARCHAR)"),
+               "INSERT INTO predictions_v2 SELECT *, NULL FROM predictions",
+               "DROP TABLE predictions",
+               "ALTER TABLE predictions_v2 RENAME TO predictions"),
+              ("ALTER TABLE predictions DROP CONSTRAINT predictions_status_check",
+               "ALTER TABLE predictions ADD CONSTRAINT predictions_status_check "
+               "CHECK (status IN ('ok', 'abstained', 'rejected', 'failed'))",
+               "ALTER TABLE predictions ADD COLUMN reasons VARCHAR")),
 )
 """Every schema version in order; the last one is what this code reads and writes."""
 

@@ -61,7 +61,11 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     assert not predictor.model.training  # the activation map leaves the network in eval mode
     low, high = first.uncertainty.interval90
     assert low <= first.probability <= high and first.uncertainty.std > 0
-    assert first.label == ("methylated" if first.probability >= 0.5 else "unmethylated")
+    call = "methylated" if first.probability >= 0.5 else "unmethylated"
+    straddles = low < 0.5 <= high
+    assert first.label == ("indeterminate" if straddles or first.abstained else call)
+    assert first.missing == () and set(first.contributions) == {"FLAIR", "T1w", "T1wCE", "T2w"}
+    assert {c.check for c in first.quality} >= {"blank", "coverage", "brain"}
     assert (first.provenance.repo, first.provenance.revision) == ("bundled weights/", "local")
     assert first.cam.shape == first.prepared.brain_mask.shape == predictor.config.preprocessing.input_shape
     report = first.to_json()

@@ -3,6 +3,7 @@ the server, replicas migrating at once, and a URL whose password never reaches a
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from core.store import Store, StoreUnavailable
+from core.store.schema import MIGRATIONS
 from tests.app_server import free_port
 from tests.pg_server import PostgresCluster
 from tests.store.conftest import record
@@ -57,9 +59,18 @@ def test_replicas_starting_together_migrate_the_database_once(postgres_database:
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
     outputs = [replica.communicate(timeout=120) for replica in replicas]
     assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
-    assert [out.strip() for out, _ in outputs] == ["1", "1", "1"]
+    latest = MIGRATIONS[-1].version
+    assert [out.strip() for out, _ in outputs] == [str(latest)] * 3
     with psycopg.connect(postgres_database) as connection:
-        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        versions = connection.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(v,) for v in range(1, latest + 1)]
+
+
+def test_an_abstained_prediction_is_logged_with_its_reasons_on_postgresql(postgres_database: str) -> None:
+    store = Store(postgres_database)
+    store.log_prediction(record(status="abstained", label="indeterminate", reasons=("No tumour was found.",)))
+    row = store.predictions(status="abstained").iloc[0]
+    assert row["label"] == "indeterminate" and json.loads(row["reasons"]) == ["No tumour was found."]
 
 
 def test_the_urls_password_is_left_out_of_what_messages_show() -> None:

@@ -1,0 +1,35 @@
+"""Abstentions are logged as their own status with their reasons; a version-1 file keeps its rows on migration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from core.store import Store
+from core.store.duckdb_file import DuckDBSession
+from core.store.schema import MIGRATIONS, migrate
+from tests.store.conftest import RECORD, record
+
+
+def test_an_abstained_prediction_is_logged_with_its_reasons(store: Store) -> None:
+    reasons = ("No tumour was found; expected a glioma of at least 3 ml.",)
+    store.log_prediction(record(status="abstained", label="indeterminate", reasons=reasons))
+    row = store.predictions(status="abstained").iloc[0]
+    assert row["label"] == "indeterminate" and json.loads(row["reasons"]) == list(reasons)
+    assert row["probability"] == RECORD.probability
+
+
+def test_a_version_one_file_keeps_its_rows_and_gains_the_abstained_status(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        migrate(DuckDBSession(connection), path, MIGRATIONS[:1])
+        connection.execute("INSERT INTO predictions (time, channel, \"user\", model_repo, model_revision, timings_s, "
+                           "status) VALUES (now(), 'cli', 'ann', 'r', 'local', '{}', 'ok')")
+    store = Store(path)
+    assert store.schema_version == 2
+    old = store.predictions()
+    assert old["user"].tolist() == ["ann"] and old["reasons"].isna().all()
+    new_id = store.log_prediction(record(status="abstained", reasons=("beyond the OOD threshold",)))
+    assert new_id > int(old["id"].iloc[0])
