@@ -151,6 +151,7 @@ def test_a_click_on_an_axial_image_brings_the_other_planes_to_the_point_clicked(
     figure.wait_for()
     caption = page.locator('[data-testid="stCaptionContainer"]', has_text="Cursor at")
     before = caption.inner_text()
+    figure.scroll_into_view_if_needed()  # the mouse reaches only what is on screen
     axial_flair = figure.locator(".nsewdrag").first.bounding_box()
     for attempt in range(3):  # a click that lands while the page is still settling is tried again, a little aside
         where = (axial_flair["x"] + axial_flair["width"] * (0.35 + 0.05 * attempt),
