@@ -213,6 +213,16 @@ if outcome is not None:
                f"upsampled; the brighter, the more that region pushed towards '{prediction.label}', shown inside the "
                f"brain (the network sees zeros outside it). Skull: {prepared.skull.action} ({prepared.skull.reason}). "
                "A map shows what drove the model, not where the tumour is.")
+    tumour = prediction.tumour
+    if tumour is not None and tumour.found:
+        columns = st.columns(4)
+        for column, region in zip(columns, ("whole", "enhancing", "necrotic", "oedema"), strict=True):
+            column.metric(f"Tumour: {region}", f"{tumour.volumes_ml[region]:.1f} ml",
+                          help="Volume of the model's segmentation of this sub-region (a measurement, not a "
+                               "diagnosis).")
+        x, y, z = tumour.centre_mm
+        st.caption(f"Whole-tumour centre at x {x:+.0f}, y {y:+.0f}, z {z:+.0f} mm (RAS), where the viewer starts; "
+                   "the outline is the segmentation overlay below.")
     viewer(outcome)
     st.download_button("Download the result (JSON)", json.dumps(outcome.report, indent=2), "mgmt-prediction.json",
                        "application/json", icon=":material/download:")
