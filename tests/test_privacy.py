@@ -94,9 +94,12 @@ def private_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
 
 @pytest.fixture(scope="module")
 def partial_study(private_study: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same study without its T2w series: rejected, with an error naming what is missing."""
+    """The same study cut to one slice of its FLAIR series (a study missing sequences is scored, so this is what
+    gets rejected): the error names the series and the file, and must name no patient."""
     folder = tmp_path_factory.mktemp("partial") / "partial-case"
-    shutil.copytree(private_study[0], folder, ignore=shutil.ignore_patterns("T2w"))
+    (folder / "FLAIR").mkdir(parents=True)
+    first = sorted((private_study[0] / "FLAIR").glob("*.dcm"))[0]
+    shutil.copy(first, folder / "FLAIR" / first.name)
     return folder
 
 
@@ -128,7 +131,7 @@ def test_rest_cli_and_service_leave_no_patient_identity_anywhere(private_study: 
     said += [run.stdout + run.stderr for run in cli]
     assert (zipped.status_code, as_files.status_code, rejected.status_code) == (200, 200, 400)
     assert [run.returncode for run in cli] == [0, 0, 2, 0]
-    assert "T2w" in rejected.json()["error"] and len(listed.json()) == 6  # 3 attempts over REST, 3 by the CLI
+    assert "single slice" in rejected.json()["error"] and len(listed.json()) == 6  # 3 attempts over REST, 3 by CLI
 
     service_data = tmp_path / "service-data"
     service = Service(settings=replace(get_settings(), data_dir=service_data, db_path=service_data / "mgmt.duckdb"),

@@ -115,11 +115,16 @@ def _answer(pdf: FPDF, report: dict[str, Any]) -> None:
     low, high = report["uncertainty"]["interval90"]
     estimate = (f"P(methylated) = {report['probability']:.3f} (90% interval {low:.3f} to {high:.3f}; "
                 f"threshold {report['threshold']:.2f})")
-    if report.get("abstained") or report.get("label") == "indeterminate":
+    if report.get("abstained"):
         _text(pdf, "The model abstains: label indeterminate.", "B", 12)
         for reason in report.get("reasons") or []:
             _text(pdf, f"- {reason}")
         _text(pdf, f"For reference only, not to be read as an answer: {estimate}.", "I")
+    elif report.get("label") == "indeterminate":  # answered, but too unsure to call either way
+        _text(pdf, "Label: indeterminate (no call)", "B", 12)
+        for reason in report.get("reasons") or []:
+            _text(pdf, f"- {reason}")
+        _text(pdf, estimate, "B", 10)
     else:
         _text(pdf, f"Label: {report['label']}", "B", 12)
         _text(pdf, estimate, "B", 10)
