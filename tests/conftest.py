@@ -112,6 +112,18 @@ def write_study(
     return written
 
 
+def write_cohort_with_a_broken_case(out: Path) -> Path:
+    """Four synthetic cases (seed 11) plus a labelled fifth whose folder holds no image, written into ``out``."""
+    from core.synth.cases import write_cohort
+
+    write_cohort(out, 4, seed=11)
+    (out / "train" / "00004" / "FLAIR").mkdir(parents=True)
+    (out / "train" / "00004" / "FLAIR" / "notes.txt").write_text("scan cancelled")
+    with open(out / "train_labels.csv", "a") as labels:
+        labels.write("4,1\n")
+    return out
+
+
 @pytest.fixture(scope="session")
 def synthetic_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small synthetic brain study the bundled model accepts (case 3 of seed 5, RSNA layout

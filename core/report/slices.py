@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from core.figures.slices import intensity_window
+
 PLANES = (("axial", 2, "R", "L", "A", "P"), ("coronal", 1, "R", "L", "S", "I"), ("sagittal", 0, "A", "P", "S", "I"))
 """Name, grid axis it cuts, and the patient directions at the image's left, right, top and bottom edges."""
 SHOWN_SEQUENCE = ("T1wCE", "FLAIR", "T2w", "T1w")
@@ -70,7 +72,7 @@ def key_slices(display: np.ndarray, sequences: tuple[str, ...], grid_affine: np.
     """The shown sequence's name and its three planes through ``point``, with the map (inside the brain) on top."""
     name = next((s for s in SHOWN_SEQUENCE if s in sequences), sequences[0])
     volume = display[sequences.index(name)]
-    low, high = _window(volume)
+    low, high = intensity_window(volume)
     if cam is not None and brain_mask is not None:
         cam = cam * brain_mask
     rendered = []
@@ -102,15 +104,6 @@ def _size(grid_affine: np.ndarray, axis: int, shape: tuple[int, int]) -> tuple[i
     width, height = shape[1] * spacing[across[0]], shape[0] * spacing[across[1]]
     scale = PIXELS / max(width, height)
     return max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
-
-
-def _window(volume: np.ndarray) -> tuple[float, float]:
-    """1st to 99.5th percentile of the non-zero voxels (the page's window)."""
-    values = volume[volume != 0]
-    if values.size == 0:
-        return 0.0, 1.0
-    low, high = np.percentile(values, [1, 99.5])
-    return float(low), float(max(high, low + 1e-6))
 
 
 def _colours(heat: np.ndarray) -> np.ndarray:

@@ -11,19 +11,13 @@ import pytest
 
 from core.__main__ import main
 from core.store import TRAINING_COHORT, Store
-from core.synth.cases import write_cohort
+from tests.conftest import write_cohort_with_a_broken_case
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Path:
     """Four synthetic cases plus a labelled fifth whose folder holds no image."""
-    out = tmp_path_factory.mktemp("site") / "site-b"
-    write_cohort(out, 4, seed=11)
-    (out / "train" / "00004" / "FLAIR").mkdir(parents=True)
-    (out / "train" / "00004" / "FLAIR" / "notes.txt").write_text("scan cancelled")
-    with open(out / "train_labels.csv", "a") as labels:
-        labels.write("4,1\n")
-    return out
+    return write_cohort_with_a_broken_case(tmp_path_factory.mktemp("site") / "site-b")
 
 
 def _predict_json(folder: Path, capsys: pytest.CaptureFixture) -> dict:

@@ -9,19 +9,13 @@ from typing import Any
 
 import pytest
 
-from core.synth.cases import write_cohort
+from tests.conftest import write_cohort_with_a_broken_case
 
 
 @pytest.fixture(scope="session")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four synthetic cases plus a labelled fifth whose folder holds no image."""
-    out = tmp_path_factory.mktemp("scoring") / "site-c"
-    write_cohort(out, 4, seed=11)
-    (out / "train" / "00004" / "FLAIR").mkdir(parents=True)
-    (out / "train" / "00004" / "FLAIR" / "notes.txt").write_text("scan cancelled")
-    with open(out / "train_labels.csv", "a") as labels:
-        labels.write("4,1\n")
-    return out
+    return write_cohort_with_a_broken_case(tmp_path_factory.mktemp("scoring") / "site-c")
 
 
 @pytest.fixture(scope="module")
