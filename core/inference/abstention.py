@@ -28,7 +28,7 @@ def decide(probability: float, interval90: tuple[float, float], threshold: float
     reasons = [check.detail for check in quality if check.failed]
     if ood is not None and ood.beyond:
         reasons.append(f"The study is unlike the training data (distance {ood.score:.1f}, beyond the threshold "
-                       f"{ood.threshold:.1f} that 99% of in-distribution cases stay under).")
+                       f"{ood.threshold:.1f} that {ood.percentile:g}% of in-distribution cases stay under).")
     if reasons:
         return Decision(INDETERMINATE, True, tuple(reasons))
     low, high = interval90

@@ -59,6 +59,7 @@ class OodScore:
 
     score: float
     threshold: float
+    percentile: float = THRESHOLD_PERCENTILE  # of in-distribution distances the threshold was set at
 
     @property
     def beyond(self) -> bool:
@@ -85,7 +86,7 @@ class OodReference:
         return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, self.precision, centred), 0.0))
 
     def score(self, features: np.ndarray) -> OodScore:
-        return OodScore(float(self.distance(features)[0]), self.threshold)
+        return OodScore(float(self.distance(features)[0]), self.threshold, self.percentile)
 
     @classmethod
     def fit(cls, features: np.ndarray, layer: str, percentile: float = THRESHOLD_PERCENTILE,

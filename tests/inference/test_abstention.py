@@ -48,8 +48,9 @@ def test_a_failed_check_abstains_with_its_sentence_and_keeps_no_call() -> None:
 
 
 def test_a_score_beyond_the_threshold_abstains_saying_by_how_much() -> None:
-    decision = decide(0.9, (0.85, 0.95), 0.5, LABELS, (PASS,), OodScore(41.3, 12.0))
+    decision = decide(0.9, (0.85, 0.95), 0.5, LABELS, (PASS,), OodScore(41.3, 12.0, percentile=97.5))
     assert decision.abstained and "distance 41.3, beyond the threshold 12.0" in decision.reasons[0]
+    assert "that 97.5% of in-distribution cases stay under" in decision.reasons[0]  # the stored percentile
 
 
 def test_an_interval_straddling_the_threshold_is_indeterminate_without_abstaining() -> None:
