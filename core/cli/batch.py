@@ -89,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
     frame = pd.DataFrame({"case": scored, "fold": [None] * len(scored), "label": [labels.get(c) for c in scored],
                           "probability": [probabilities[c] for c in scored]})
     written = store.replace_cohort(name, source.repo, source.revision, frame)
+    abstained = sum(result.abstained for result in results)
     print(f"scored {written} case(s) of '{args.data_dir}' into cohort '{name}' of {source.repo} @ "
-          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}")
+          f"{source.revision} in {store.path}; skipped {len(skipped) + len(failed)}; the model abstained on "
+          f"{abstained} (their probabilities are stored all the same; --out lists them as 'abstained')")
     if labels:
         truth, scores = frame["label"].to_numpy(int), frame["probability"].to_numpy()
         if len(set(truth)) < 2:

@@ -44,7 +44,8 @@ def score_one(predictor: Predictor, case: str, folder: Path) -> CaseResult:
         prediction = predictor.predict(load_study(folder), with_cam=False)
     except InputError as err:
         return CaseResult.failed(case, err.user_message)
-    return CaseResult(case=case, probability=prediction.probability, label=prediction.label)
+    return CaseResult(case=case, probability=prediction.probability, label=prediction.label,
+                      abstained=prediction.abstained)
 
 
 def checked_engine(name: str) -> str:

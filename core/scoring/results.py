@@ -11,8 +11,9 @@ from typing import Any
 from core.errors import InputError
 
 OUT_COLUMNS = ("case", "probability", "label", "status", "reason", "MGMT_value")
-"""Columns of ``batch --out``: the predicted label (methylated, unmethylated), ``ok`` or ``failed`` with its
-reason, and the known label (0/1) when ``--labels`` was given."""
+"""Columns of ``batch --out``: the predicted label (methylated, unmethylated, indeterminate), ``ok``, ``abstained``
+(the probability is still given) or ``failed`` with its reason, and the known label (0/1) when ``--labels`` was
+given."""
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,16 @@ class CaseResult:
     label: str | None
     reason: str | None = None
     """Why the study failed (the first line of the InputError it raised); None when it was scored."""
+    abstained: bool = False
+    """The model declined to call this study (a failed quality check, or unlike its training data)."""
     details: Mapping[str, Any] | None = None
     """What a task other than plain scoring measured (``evaluate``: logit, probabilities without sequences, Dice)."""
 
     @property
     def status(self) -> str:
-        return "ok" if self.reason is None else "failed"
+        if self.reason is not None:
+            return "failed"
+        return "abstained" if self.abstained else "ok"
 
     @classmethod
     def failed(cls, case: str, reason: str) -> CaseResult:

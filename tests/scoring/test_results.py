@@ -15,14 +15,16 @@ def test_each_case_is_one_line_in_case_order_with_its_status_and_known_label(tmp
     path = tmp_path / "out" / "results.csv"
     results = [CaseResult("00002", 0.123456789012, "unmethylated"),
                CaseResult.failed("00001", "Study folder '00001' has no FLAIR series.\nSecond line."),
-               CaseResult("00000", 0.9, "methylated")]
+               CaseResult("00000", 0.9, "methylated"),
+               CaseResult("00003", 0.41, "indeterminate", abstained=True)]
     write_results(path, results, {"00000": 1, "00001": 0})
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows == [["case", "probability", "label", "status", "reason", "MGMT_value"],
                     ["00000", "0.900000000", "methylated", "ok", "", "1"],
                     ["00001", "", "", "failed", "Study folder '00001' has no FLAIR series.", "0"],
-                    ["00002", "0.123456789", "unmethylated", "ok", "", ""]]
+                    ["00002", "0.123456789", "unmethylated", "ok", "", ""],
+                    ["00003", "0.410000000", "indeterminate", "abstained", "", ""]]
     assert [entry.name for entry in path.parent.iterdir()] == ["results.csv"]  # no partial file left
 
 
