@@ -14,12 +14,13 @@ import pytest
 
 import core.train.crossval as crossval
 import core.train.dataset as dataset
+from core.cohort import BROKEN_CASES, find_cases, read_labels
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import load_model
 from core.model.config import Preprocessing
 from core.synth.cases import write_cohort
-from core.train.dataset import BROKEN_CASES, TensorCache, find_cases, load_cohort, read_labels
+from core.train.dataset import TensorCache, load_cohort
 from core.train.loop import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
