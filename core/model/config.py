@@ -18,7 +18,7 @@ from core.config import SKULL_STRIP_MODES
 from core.errors import ModelUnavailable
 from core.metrics import Metrics
 
-PREPROCESSING_VERSION = "1"
+PREPROCESSING_VERSION = "2"
 """Bumped whenever the chain changes what the network sees; logged with every prediction."""
 
 

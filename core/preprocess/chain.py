@@ -31,7 +31,7 @@ from core.config import get_settings
 from core.ingest.study import Study
 from core.model.config import Preprocessing
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
-from core.preprocess.grid import Grid, ResampleToGrid, foreground_centre
+from core.preprocess.grid import Grid, ResampleToGrid, background_level, foreground_centre
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,13 @@ def model_grid(study: Study, config: Preprocessing) -> Grid:
     return Grid.centred(foreground_centre(study), config.spacing_mm, config.input_shape)
 
 
+def relative_to_background(study: Study, name: str, grid: Grid) -> np.ndarray:
+    """One sequence on ``grid``, intensities relative to its background level (0 outside the head), so that how the
+    series was stored (raw, z-scored, rescaled) does not move the brain mask or the grid."""
+    volume = study[name]
+    return ResampleToGrid(grid, background=background_level(volume, study.content.get(name)))(volume)
+
+
 def normaliser(mask: np.ndarray) -> Compose:
     """MONAI chain: zero outside the brain, then z-score each channel over its non-zero (brain) voxels."""
     return Compose([MaskIntensity(mask_data=mask[None]), NormalizeIntensity(nonzero=True, channel_wise=True)])
@@ -91,9 +98,8 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     started = time.perf_counter()
     sequences = config.sequences
     grid = model_grid(study, config)
-    resample = ResampleToGrid(grid)
-    display = np.stack([resample(study[name]) if name in study.volumes else np.zeros(grid.shape, np.float32)
-                        for name in sequences])
+    display = np.stack([relative_to_background(study, name, grid) if name in study.volumes
+                        else np.zeros(grid.shape, np.float32) for name in sequences])
     present = display[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()
