@@ -5,7 +5,8 @@
 2. brain mask: from the data when already skull-stripped (RSNA), else deepbet on T1w (``skull_strip``:
    auto, always or never; ``MGMT_SKULL_STRIP`` forces one for training and serving alike, and the result says
    whether the choice was detected or forced);
-3. mask, then channel-wise z-score over brain voxels (MONAI MaskIntensity + NormalizeIntensity).
+3. mask, then channel-wise z-score over brain voxels (as MONAI MaskIntensity + NormalizeIntensity(nonzero=True)
+   would, computed directly in float32).
 The same grid serves the viewer, so the display volumes, the brain mask and Grad-CAM share voxels.
 """
 
@@ -17,8 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from monai.transforms import (
     Compose,
-    MaskIntensity,
-    NormalizeIntensity,
     RandFlipd,
     RandRotated,
     RandScaleIntensityd,
@@ -84,9 +83,18 @@ def relative_to_background(study: Study, name: str, grid: Grid) -> np.ndarray:
     return ResampleToGrid(grid, background=background_level(volume, study.content.get(name)))(volume)
 
 
-def normaliser(mask: np.ndarray) -> Compose:
-    """MONAI chain: zero outside the brain, then z-score each channel over its non-zero (brain) voxels."""
-    return Compose([MaskIntensity(mask_data=mask[None]), NormalizeIntensity(nonzero=True, channel_wise=True)])
+def normalised(display: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Zero outside the brain, then each channel z-scored over its non-zero brain voxels: what MONAI's
+    MaskIntensity + NormalizeIntensity(nonzero=True, channel_wise=True) compute, in float32 without their copies."""
+    image = np.zeros(display.shape, np.float32)
+    for channel, values in enumerate(display):
+        inside = mask & (values != 0)
+        if not inside.any():
+            continue
+        voxels = values[inside]
+        mean, std = float(voxels.mean(dtype=np.float64)), float(voxels.std(dtype=np.float64))
+        image[channel][inside] = (voxels - np.float32(mean)) / np.float32(std if std > 0 else 1.0)
+    return image
 
 
 def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
@@ -119,7 +127,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     skull = SkullStripping(action, "detected" if mode == "auto" else "forced", mode)
     timings["brain_mask"] = time.perf_counter() - started
     started = time.perf_counter()
-    image = np.asarray(normaliser(mask)(display), dtype=np.float32)
+    image = normalised(display, mask)
     timings["normalise"] = time.perf_counter() - started
     return PreparedStudy(image, display, mask, grid, sequences, skull, tuple(warnings), timings)
 
