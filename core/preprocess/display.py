@@ -23,7 +23,7 @@ from scipy import ndimage
 from core.ingest.study import Study
 from core.preprocess.brain import foreground_mask
 from core.preprocess.chain import PreparedStudy
-from core.preprocess.grid import Grid
+from core.preprocess.grid import Grid, background_level
 
 FINEST_SPACING_MM = 1.0
 """The display grid is never finer than this: the series' in-plane resolution is kept up to this spacing."""
@@ -79,6 +79,17 @@ def intensity_window(volume: np.ndarray) -> tuple[float, float]:
     return float(low), float(max(high, low + 1e-6))
 
 
+def stored_window(study: Study, name: str, window: tuple[float, float]) -> tuple[float, float]:
+    """A window of ``prepared.display`` (intensities relative to the series' background) in the series' own
+    intensities (rescale applied), which the viewer samples."""
+    if name not in study.volumes:
+        return window
+    volume = study[name]
+    slope, intercept = volume.rescale
+    level = background_level(volume, study.content.get(name)) * slope + intercept
+    return window[0] + level, window[1] + level
+
+
 def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
     """The isotropic RAS grid over the head at the series' finest in-plane spacing, within the caps."""
     finest = min(min(volume.spacing_mm[:2]) for volume in study.volumes.values())
@@ -102,7 +113,8 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
     """The viewer's volumes for one prediction: ``cam`` (0..1) and ``labels`` are on ``prepared.grid``."""
     grid = display_grid(study, prepared)
     images = np.empty((len(prepared.sequences), *grid.shape), np.uint8)
-    windows = tuple(intensity_window(channel) for channel in prepared.display)
+    windows = tuple(stored_window(study, name, intensity_window(channel))
+                    for name, channel in zip(prepared.sequences, prepared.display, strict=True))
 
     def sample(channel: int) -> None:
         if prepared.sequences[channel] not in study.volumes:  # a missing sequence: a black image

@@ -74,15 +74,15 @@ def test_exchanged_flair_and_t2w_are_a_warning_naming_both(loaded, preprocessing
     assert check.status == "warn" and check.value > 0.2 and "FLAIR and T2w series look exchanged" in check.detail
 
 
-def test_four_copies_of_one_series_warn_as_duplicates(loaded, preprocessing) -> None:
+def test_four_copies_of_one_series_fail_as_duplicates(loaded, preprocessing) -> None:
     from core.preprocess.chain import prepare
 
     volumes = {name: dataclasses.replace(loaded["T1w"], sequence=name) for name in loaded.volumes}
     study = Study(volumes, loaded.study_hash)
     prepared = prepare(study, preprocessing)
-    warned = [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
-              if c.check == "duplicate"]
-    assert len(warned) == 6 and all(c.status == "warn" and c.value > 0.999 for c in warned)
+    failed = [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+              if c.failed]
+    assert len(failed) == 6 and all(c.value > 0.999 for c in failed)
 
 
 def test_a_description_equal_to_its_folder_name_passes_as_in_rsna_data(loaded, prepared) -> None:
