@@ -2,7 +2,8 @@
 
 ``PyTorchModelHubMixin`` writes the network's init arguments as config.json; this module reads them back with
 every field checked, so preprocessing, training, the predictor and the pages read typed values, never raw keys,
-and a wrong file is reported as ``ModelUnavailable`` naming the file and the field.
+and a wrong file is reported as ``ModelUnavailable`` naming the file and the field. Its ``preprocessing`` field is
+the chain's own record, ``core.preprocess.settings.Preprocessing``.
 """
 
 from __future__ import annotations
