@@ -84,10 +84,10 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
                                                                  "try again." if busy else ""))
         else:
             bar.progress(1.0, text="done")
-            status.update(label=f"Done in {outcome.prediction.timings['total']:.1f} s", state="complete",
+            status.update(label=f"Done in {outcome.prediction.result.timings['total']:.1f} s", state="complete",
                           expanded=False)
             st.session_state["outcome"] = outcome
-            st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.probability)
+            st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.result.probability)
         finally:
             if not busy:
                 st.session_state["upload_round"] += 1  # a fresh uploader: the uploaded bytes are released
@@ -126,7 +126,7 @@ def cursor_to_start(display: DisplayVolumes) -> None:
 @st.fragment
 def viewer(outcome: Outcome) -> None:
     """The four sequences at the study's own resolution in three planes through one cursor, with the overlays."""
-    display = outcome.prediction.display
+    display = outcome.prediction.artefacts.viewer
     if st.session_state.get("cursor-of") is not outcome:  # a new prediction: the cursor starts at its centre
         st.session_state["cursor-of"] = outcome
         cursor_to_start(display)
@@ -155,9 +155,8 @@ def viewer(outcome: Outcome) -> None:
 
 outcome: Outcome | None = st.session_state.get("outcome")
 if outcome is not None:
-    prediction = outcome.prediction
+    prediction = outcome.prediction.result
     st.divider()
-    # --- issue 13: abstention banner, "show anyway" ---
     show_answer = True
     if prediction.abstained:
         st.error("**No answer: the tool abstains on this study.** " + " ".join(prediction.reasons),
@@ -165,7 +164,6 @@ if outcome is not None:
         show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
     elif prediction.label == "indeterminate":
         st.warning(" ".join(prediction.reasons), icon=":material/help:")
-    # --- end issue 13 ---
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
         if show_answer:
@@ -188,7 +186,6 @@ if outcome is not None:
         st.caption(RESEARCH_NOTICE)
     for warning in prediction.warnings:
         st.warning(warning, icon=":material/info:")
-    # --- issue 13: quality panel and per-sequence contributions ---
     quality_column, contributions_column = st.columns([3, 2])
     with quality_column:
         st.subheader("Quality checks")
@@ -201,11 +198,10 @@ if outcome is not None:
     with contributions_column:
         if prediction.contributions and show_answer:
             st.plotly_chart(contributions_figure(prediction.contributions), key="contributions")
-    # --- end issue 13 ---
     st.subheader("Which series became which sequence")
     st.dataframe(pd.DataFrame(sequence_table(prediction.sequences)), hide_index=True)
     st.subheader("Where the model looked")
-    prepared, display = prediction.prepared, prediction.display
+    prepared, display = outcome.prediction.artefacts.prepared, outcome.prediction.artefacts.viewer
     model_grid = " x ".join(map(str, prepared.grid.shape))
     st.caption(f"The four sequences on one {display.spacing_mm:.2g} mm grid aligned in world coordinates (the "
                "study's own in-plane resolution, never finer than 1 mm). Grad-CAM++ of the predicted label was "
@@ -226,7 +222,7 @@ if outcome is not None:
     viewer(outcome)
     st.download_button("Download the result (JSON)", json.dumps(outcome.report, indent=2), "mgmt-prediction.json",
                        "application/json", icon=":material/download:")
-    # --- reports (issue 14): made with the prediction, held in this session's memory only
+    # the reports were made with the prediction and are held in this session's memory only
     documents = outcome.documents
     if documents is not None:
         labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)"}
@@ -235,7 +231,6 @@ if outcome is not None:
                                icon=":material/download:", key=f"report-{document.kind}")
         for message in documents.refused.values():
             st.info(message, icon=":material/info:")
-    # --- end of reports
 
 if kind == "Example study":
     st.download_button("Download this example as a .zip (to try the upload path)", data=lambda: example_zip(key),
