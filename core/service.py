@@ -22,12 +22,13 @@ from core.config import Settings, get_settings
 from core.errors import ModelUnavailable, ServiceUnavailable, disposition
 from core.ingest import UploadedFile, staged
 from core.ingest.gc_pause import collector_paused
-from core.ingest.loader import read_study_and_identity, source_name
+from core.ingest.loader import read_study_and_identity, read_study_folder, source_name
 from core.report import Documents, ReportRequest, load_report_writers, make_documents
 from core.store import PredictionRecord, Store
 
 if TYPE_CHECKING:  # torch and MONAI load with the model, in the background, so the server is up at once
     from core.inference import Prediction, Predictor
+    from core.ingest import Study
 
 from core.inference.report import PredictionResult, Timings
 
@@ -126,7 +127,7 @@ class Service:
             raise ModelUnavailable(
                 f"The model '{named}' could not be loaded ({type(err).__name__}: {str(err)[:300]}); expected a "
                 "readable config.json and model.safetensors written by save_pretrained (check MGMT_MODEL_REPO). "
-                "The server log has the details.") from err
+                "The log has the details.") from err
 
     def _import_training_cohort(self, predictor: Predictor) -> None:
         """The model's out-of-fold predictions into the store, for the Cohort page; a store problem is logged,
@@ -210,6 +211,16 @@ class Service:
                                                               "total": time.perf_counter() - started}))
         del identity
         return Outcome(prediction, documents)
+
+    def inspect(self, source: Source, place: Place | None = None) -> Study:
+        """Read one study as a prediction reads it, under the same admission (a place, then a slot while the series
+        are read), without the model and without logging; InputError for anything the user can fix."""
+        with ExitStack() as admitted:
+            held = place or admitted.enter_context(self.admission.enter())
+            with staged(source, self.settings) as folder:
+                use_cpu_share(admitted.enter_context(self.admission.slot(held)).threads)
+                with self.admission.reading, collector_paused():
+                    return read_study_folder(folder, source_name(source), self.settings)
 
     def _log_success(self, result: PredictionResult, user: str, channel: str) -> int | None:
         low, high = result.uncertainty.interval90

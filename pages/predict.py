@@ -87,7 +87,8 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
             status.update(label=f"Done in {outcome.prediction.result.timings['total']:.1f} s", state="complete",
                           expanded=False)
             st.session_state["outcome"] = outcome
-            st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.result.probability)
+            if not outcome.prediction.result.abstained:  # the Cohort page marks calls, not abstentions
+                st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.result.probability)
         finally:
             if not busy:
                 st.session_state["upload_round"] += 1  # a fresh uploader: the uploaded bytes are released
