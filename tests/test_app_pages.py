@@ -13,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_settings
 from core.service import Outcome, Service, reset_service
-from core.store import Store
 from tests.api.uploads import study_zip
 from tests.conftest import write_study
 from tests.store.conftest import record
@@ -40,36 +39,32 @@ def without_t2w(tmp_path: Path) -> bytes:
     return study_zip(root)
 
 
-def _log_one_old_abstention_under_twelve_newer_calls(store: Store) -> None:
+@pytest.fixture
+def history(service: Service, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The History page, for an admin, at most 10 rows, over a log of one abstention under twelve newer calls."""
     now = datetime.now(UTC)
-    store.log_prediction(record(time=now - timedelta(days=3), status="abstained", reasons=("No tumour was found.",)))
+    service.store.log_prediction(record(time=now - timedelta(days=3), status="abstained",
+                                        reasons=("No tumour was found.",)))
     for hours in range(12):
-        store.log_prediction(record(time=now - timedelta(hours=hours + 1)))
-
-
-def test_history_finds_an_older_abstention_beyond_the_limit_of_newer_rows(service: Service,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    _log_one_old_abstention_under_twelve_newer_calls(service.store)
+        service.store.log_prediction(record(time=now - timedelta(hours=hours + 1)))
     app = signed_in(monkeypatch, "admin@example.org", admins="admin@example.org")
     app.switch_page("pages/history.py").run()
-    app.number_input[0].set_value(10).run()
-    app.multiselect[0].set_value(["abstained"]).run()
-    assert not app.exception
-    shown = app.dataframe[0].value
+    return app.number_input[0].set_value(10).run()
+
+
+def test_history_finds_an_older_abstention_beyond_the_limit_of_newer_rows(history: AppTest) -> None:
+    history.multiselect[0].set_value(["abstained"]).run()
+    assert not history.exception
+    shown = history.dataframe[0].value
     assert shown["status"].tolist() == ["abstained"] and shown["reasons"].tolist() == ['["No tumour was found."]']
-    assert metrics_of(app)["abstained"] == "1" and metrics_of(app)["Predictions"] == "1"
+    assert metrics_of(history)["abstained"] == "1" and metrics_of(history)["Predictions"] == "1"
 
 
-def test_history_counts_every_matching_row_by_status_past_the_limit(service: Service,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    _log_one_old_abstention_under_twelve_newer_calls(service.store)
-    app = signed_in(monkeypatch, "admin@example.org", admins="admin@example.org")
-    app.switch_page("pages/history.py").run()
-    app.number_input[0].set_value(10).run()
-    shown = metrics_of(app)
+def test_history_counts_every_matching_row_by_status_past_the_limit(history: AppTest) -> None:
+    shown = metrics_of(history)
     assert (shown["Predictions"], shown["ok"], shown["abstained"], shown["failed"]) == ("13", "12", "1", "0")
-    assert len(app.dataframe[0].value) == 10
-    assert any(c.value.startswith("The newest 10 of 13 matching rows are shown") for c in app.caption)
+    assert len(history.dataframe[0].value) == 10
+    assert any(c.value.startswith("The newest 10 of 13 matching rows are shown") for c in history.caption)
 
 
 def test_inspect_waits_its_turn_at_the_services_admission_gate(service: Service, without_t2w: bytes) -> None:
