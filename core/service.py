@@ -212,15 +212,14 @@ class Service:
         del identity
         return Outcome(prediction, documents)
 
-    def inspect(self, source: Source, place: Place | None = None) -> Study:
+    def inspect(self, source: Source) -> Study:
         """Read one study as a prediction reads it, under the same admission (a place, then a slot while the series
         are read), without the model and without logging; InputError for anything the user can fix."""
-        with ExitStack() as admitted:
-            held = place or admitted.enter_context(self.admission.enter())
-            with staged(source, self.settings) as folder:
-                use_cpu_share(admitted.enter_context(self.admission.slot(held)).threads)
-                with self.admission.reading, collector_paused():
-                    return read_study_folder(folder, source_name(source), self.settings)
+        with self.admission.enter() as place, staged(source, self.settings) as folder, \
+                self.admission.slot(place) as slot:
+            use_cpu_share(slot.threads)
+            with self.admission.reading, collector_paused():
+                return read_study_folder(folder, source_name(source), self.settings)
 
     def _log_success(self, result: PredictionResult, user: str, channel: str) -> int | None:
         low, high = result.uncertainty.interval90
