@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.preprocess.chain import PreparedStudy, prepare, training_augmentations
+    from core.preprocess.chain import PreparedStudy, prepare
     from core.preprocess.grid import Grid, ResampleToGrid
 
-__all__ = ["Grid", "PreparedStudy", "ResampleToGrid", "prepare", "training_augmentations"]
+__all__ = ["Grid", "PreparedStudy", "ResampleToGrid", "prepare"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("PreparedStudy", "prepare", "training_augmentations"):
+    if name in ("PreparedStudy", "prepare"):
         from core.preprocess import chain
 
         return getattr(chain, name)
