@@ -7,7 +7,9 @@
    whether the choice was detected or forced);
 3. mask, then channel-wise z-score over brain voxels (as MONAI MaskIntensity + NormalizeIntensity(nonzero=True)
    would, computed directly in float32).
-The same grid serves the viewer, so the display volumes, the brain mask and Grad-CAM share voxels.
+Intensities are taken relative to each series' background level, so a linear rescaling of a series (stored
+z-scored, or with an offset) moves neither the grid, the brain mask nor the input.
+The intensities, the brain mask, the segmentation and Grad-CAM share this grid's voxels.
 """
 
 from __future__ import annotations
@@ -16,21 +18,13 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from monai.transforms import (
-    Compose,
-    RandFlipd,
-    RandRotated,
-    RandScaleIntensityd,
-    RandShiftIntensityd,
-    RandZoomd,
-)
 from scipy import ndimage
 
 from core.config import get_settings
 from core.ingest.study import Study
-from core.model.config import Preprocessing
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
 from core.preprocess.grid import Grid, ResampleToGrid, background_level, foreground_centre
+from core.preprocess.settings import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -48,21 +42,17 @@ class SkullStripping:
 
 @dataclass(frozen=True)
 class PreparedStudy:
-    """The network input and what the pages draw, all on one grid."""
+    """The network input and the intensities it was made from, all on the model grid."""
 
     image: np.ndarray  # (4, D, H, W) float32, normalised, zero outside the brain
-    display: np.ndarray  # (4, D, H, W) float32 intensities before normalisation
+    intensities: np.ndarray  # (4, D, H, W) float32 resampled intensities (relative to each series' background)
+    # before masking and normalisation
     brain_mask: np.ndarray  # (D, H, W) bool
     grid: Grid
     sequences: tuple[str, ...]
     skull: SkullStripping
     warnings: tuple[str, ...] = ()
     timings_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def model_to_display(self) -> np.ndarray:
-        """Model-input voxel -> display voxel (the same grid: identity)."""
-        return np.eye(4)
 
 
 def skull_mode(config: Preprocessing) -> str:
@@ -83,11 +73,11 @@ def relative_to_background(study: Study, name: str, grid: Grid) -> np.ndarray:
     return ResampleToGrid(grid, background=background_level(volume, study.content.get(name)))(volume)
 
 
-def normalised(display: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def normalised(intensities: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Zero outside the brain, then each channel z-scored over its non-zero brain voxels: what MONAI's
     MaskIntensity + NormalizeIntensity(nonzero=True, channel_wise=True) compute, in float32 without their copies."""
-    image = np.zeros(display.shape, np.float32)
-    for channel, values in enumerate(display):
+    image = np.zeros(intensities.shape, np.float32)
+    for channel, values in enumerate(intensities):
         inside = mask & (values != 0)
         if not inside.any():
             continue
@@ -106,9 +96,9 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     started = time.perf_counter()
     sequences = config.sequences
     grid = model_grid(study, config)
-    display = np.stack([relative_to_background(study, name, grid) if name in study.volumes
-                        else np.zeros(grid.shape, np.float32) for name in sequences])
-    present = display[[i for i, name in enumerate(sequences) if name in study.volumes]]
+    intensities = np.stack([relative_to_background(study, name, grid) if name in study.volumes
+                            else np.zeros(grid.shape, np.float32) for name in sequences])
+    present = intensities[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()
     mask = foreground_mask(present)
@@ -119,7 +109,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     head = ndimage.binary_fill_holes(foreground_mask(present, largest_only=False))
     has_scalp = mode == "always" or (mode == "auto" and scalp_present(head, spacing))
     if has_scalp and mode != "never":
-        mask = strip_skull(display[sequences.index(stripper)], grid, stripper)
+        mask = strip_skull(intensities[sequences.index(stripper)], grid, stripper)
         action = "stripped by deepbet"
         warnings.append(f"The study was not skull-stripped; the brain was extracted with deepbet from {stripper}.")
     else:
@@ -127,18 +117,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     skull = SkullStripping(action, "detected" if mode == "auto" else "forced", mode)
     timings["brain_mask"] = time.perf_counter() - started
     started = time.perf_counter()
-    image = normalised(display, mask)
+    image = normalised(intensities, mask)
     timings["normalise"] = time.perf_counter() - started
-    return PreparedStudy(image, display, mask, grid, sequences, skull, tuple(warnings), timings)
+    return PreparedStudy(image, intensities, mask, grid, sequences, skull, tuple(warnings), timings)
 
-
-def training_augmentations(config: Preprocessing) -> Compose:
-    """Random flips, rotations, zoom and intensity shift/scale on ``{"image": (4, D, H, W)}``; training only."""
-    keys = ["image"]
-    return Compose([
-        RandFlipd(keys, prob=0.5, spatial_axis=0),
-        RandRotated(keys, range_x=0.2, range_y=0.2, range_z=0.2, prob=0.3, mode="bilinear", padding_mode="zeros"),
-        RandZoomd(keys, prob=0.3, min_zoom=0.9, max_zoom=1.1, mode="trilinear", padding_mode="constant"),
-        RandScaleIntensityd(keys, factors=0.1, prob=0.5),
-        RandShiftIntensityd(keys, offsets=0.1, prob=0.5),
-    ])

@@ -80,7 +80,7 @@ def intensity_window(volume: np.ndarray) -> tuple[float, float]:
 
 
 def stored_window(study: Study, name: str, window: tuple[float, float]) -> tuple[float, float]:
-    """A window of ``prepared.display`` (intensities relative to the series' background) in the series' own
+    """A window of ``prepared.intensities`` (intensities relative to the series' background) in the series' own
     intensities (rescale applied), which the viewer samples."""
     if name not in study.volumes:
         return window
@@ -93,7 +93,7 @@ def stored_window(study: Study, name: str, window: tuple[float, float]) -> tuple
 def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
     """The isotropic RAS grid over the head at the series' finest in-plane spacing, within the caps."""
     finest = min(min(volume.spacing_mm[:2]) for volume in study.volumes.values())
-    head = foreground_mask(prepared.display[:, ::2, ::2, ::2], largest_only=False)  # a box: every other voxel will do
+    head = foreground_mask(prepared.intensities[:, ::2, ::2, ::2], largest_only=False)  # a box: every other voxel
     model = prepared.grid
     found = np.argwhere(head) * 2
     corners = np.array([found.min(0) - 1, found.max(0) + 1]) if len(found) else \
@@ -114,7 +114,7 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
     grid = display_grid(study, prepared)
     images = np.empty((len(prepared.sequences), *grid.shape), np.uint8)
     windows = tuple(stored_window(study, name, intensity_window(channel))
-                    for name, channel in zip(prepared.sequences, prepared.display, strict=True))
+                    for name, channel in zip(prepared.sequences, prepared.intensities, strict=True))
 
     def sample(channel: int) -> None:
         if prepared.sequences[channel] not in study.volumes:  # a missing sequence: a black image

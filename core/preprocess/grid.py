@@ -8,8 +8,8 @@ import numpy as np
 from monai.transforms import Transform
 from scipy import ndimage
 
+from core.ingest.content import SUBSAMPLE_VOXELS, SeriesContent
 from core.ingest.study import Study, Volume
-from core.quality.blank import SUBSAMPLE_VOXELS, SeriesContent
 
 BACKGROUND_SHARE = 0.2
 """A value filling at least this share of a series is its background (the zeros around a skull-stripped brain, or

@@ -10,9 +10,9 @@ Measured inside the brain on the model grid, each series divided by its brain me
   stored twice (the model would be fed one sequence as two): fail; at DUPLICATE_CORRELATION or more they look
   like copies: a warning.
 Every threshold here but IDENTICAL_CORRELATION was set on synthetic cases, so those checks warn (none abstains)
-until real data confirms them. The ratios assume intensities whose zero means no signal (raw, rescaled or z-scored over the whole volume,
-which ``core.preprocess`` takes relative to the background); a series z-scored over the brain with background 0
-has no such zero and can raise a false swap warning, while its probability is unchanged.
+until real data confirms them. The ratios assume intensities whose zero means no signal (raw, rescaled or z-scored
+over the whole volume, which ``core.preprocess`` takes relative to the background); a series z-scored over the
+brain with background 0 has no such zero and can raise a false swap warning, while its probability is unchanged.
 """
 
 from __future__ import annotations

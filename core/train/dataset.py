@@ -16,9 +16,9 @@ import numpy as np
 from core.cohort import Case
 from core.errors import InputError
 from core.ingest import load_study
-from core.model.config import Preprocessing
 from core.preprocess import Grid, prepare
 from core.preprocess.chain import skull_mode
+from core.preprocess.settings import Preprocessing
 from core.train.masks import mask_names, mask_on_grid, mask_path
 
 
