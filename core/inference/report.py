@@ -14,16 +14,19 @@ from core.ingest.study import Volume
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """How sure the model is: spread of Monte-Carlo draws, their 90% interval, per-augmentation probabilities."""
+    """How sure the model is: the spread of its fold models' probabilities, the interval shown beside the
+    probability, per-augmentation probabilities, and each fold model's probability; ``method`` says which."""
 
     std: float
     interval90: tuple[float, float]
     augmentations: tuple[float, ...]
     method: str
+    members: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"std": round(self.std, 6), "interval90": [round(v, 6) for v in self.interval90],
-                "augmentations": [round(p, 6) for p in self.augmentations], "method": self.method}
+                "augmentations": [round(p, 6) for p in self.augmentations], "method": self.method,
+                "members": [round(p, 6) for p in self.members]}
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def test_cross_validation_never_trains_on_the_held_out_fold(monkeypatch) -> None
     for fold in range(3):
         held_out = set(np.flatnonzero(result.folds == fold).tolist())
         assert not held_out & seen[fold]
-    assert seen[-1] == set(range(n))  # the final model sees every case
+    assert len(seen) == 3 and len(result.members) == 3  # the fold models are what is served: no final model
 
 
 def test_cache_is_reused_and_broken_cases_are_skipped(cohort: Path, tmp_path: Path, monkeypatch) -> None:
