@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.cli import COMMANDS
-from core.errors import EXIT_INPUT
+from core.errors import EXIT_INPUT, InputError
 from core.notice import RESEARCH_NOTICE
 
 if TYPE_CHECKING:
@@ -32,13 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-log", action="store_true",
                         help="do not record this prediction in the prediction log (the DuckDB file MGMT_DB, default "
                              "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
-    parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--no-cam", action="store_true", help="skip the explanation map (faster)")
     parser.add_argument("--report", type=Path, metavar="DIR",
                         help="also write the PDF report and the DICOM Structured Report (TID 1500, for a PACS; it "
                              "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
                              "study gets the PDF only (an SR needs the DICOM study's UIDs)")
     parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
                         "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
+    parser.add_argument("--export-cam", type=Path, metavar="FILE.nii.gz", help="write the explanation map (where "
+                        "the logit comes from, 0 to 1) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)
 
 
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from core.report import ReportRequest
     from core.service import Service
 
+    if args.export_cam and args.no_cam:
+        raise InputError("--export-cam writes the explanation map, which --no-cam skips; drop one of them.")
     started = time.perf_counter()
     service = Service(model=args.model, revision=args.revision, import_cohort=False).start(background=False)
     loaded = time.perf_counter()
@@ -59,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         from core.inference.tumour import export_segmentation
 
         export_segmentation(prediction.segmentation, prediction.prepared.grid, args.export_seg)
+    if args.export_cam:
+        from core.inference.attribution import export_attribution
+
+        export_attribution(prediction.cam, prediction.prepared.grid, args.export_cam)
     if not args.no_log and not prediction.logged:
         print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
               file=sys.stderr)
@@ -66,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(prediction.to_json(), indent=2))
         return write_reports(outcome, args.report)
     low, high = prediction.uncertainty.interval90
-    print(f"P(methylated) = {prediction.probability:.3f}  (90% interval {low:.3f} to {high:.3f}; "
+    print(f"P(methylated) = {prediction.probability:.3f}  (fold models {low:.3f} to {high:.3f}; "
           f"threshold {prediction.threshold}) -> {prediction.label}")
+    if prediction.label == "indeterminate" and not prediction.abstained:
+        print("no call: " + " ".join(prediction.reasons))
     provenance = prediction.provenance
     print(f"model: {provenance.repo} @ {provenance.revision}, preprocessing v{provenance.preprocessing_version}")
     for row in sequence_table(prediction.sequences):
@@ -80,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
     if args.export_seg:
         print(f"segmentation written to {args.export_seg}")
+    if args.export_cam:
+        print(f"explanation map written to {args.export_cam}")
     for warning in prediction.warnings:
         print(f"warning: {warning}")
     for check in prediction.quality:  # issue 13: checks that did not pass, and why the tool abstains

@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         "oof": metrics, "folds": result.fold_metrics, "final_epochs": result.final_epochs,
         "settings": settings.to_json(), "tuning": tuned, "skipped": skipped, "histories": result.histories,
         "best_achievable_auc": ceiling, "calibration": {**result.calibration, **calibration_figures},
-        "segmentation": segmentation_note, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
+        "segmentation": segmentation_note, "seconds": round(time.perf_counter() - started, 1),
+        "threads": torch.get_num_threads(), "early_stopping": not args.no_early_stopping}, indent=2))
     from core.train.decision_fit import fit_decision  # the decision rule (decision.json), from oof.csv
     from core.train.ood_reference import OOD_CASES, fit_ood_reference  # the OOD gate's reference (ood.json)
 

@@ -11,6 +11,7 @@ finds tumour, and a network with randomised weights finds tumour elsewhere (see 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,7 +39,29 @@ def logit_attribution(members: Sequence[FoldMember], softs: Sequence[torch.Tenso
     return (magnitude / peak if peak > 0 else np.zeros_like(magnitude)).astype(np.float32)
 
 
-def mass_inside(attribution: np.ndarray, region: np.ndarray) -> float:
-    """Share of the map's total mass that lies inside ``region`` (a boolean mask on the same grid)."""
+def mass_inside(attribution: np.ndarray, region: np.ndarray, spacing_mm: Sequence[float] = (1.0, 1.0, 1.0),
+                margin_mm: float = 0.0) -> float:
+    """Share of the map's total mass inside ``region`` (a boolean mask on the same grid) grown by ``margin_mm``
+    (a ball on a grid of ``spacing_mm``): how much of the explanation lies in the tumour."""
+    from scipy import ndimage
+
+    if margin_mm > 0:
+        reach = [int(np.floor(margin_mm / s)) for s in spacing_mm]
+        axes = np.ogrid[tuple(slice(-r, r + 1) for r in reach)]
+        ball = sum((axis * s) ** 2 for axis, s in zip(axes, spacing_mm, strict=True)) <= margin_mm ** 2
+        region = ndimage.binary_dilation(region, structure=ball)
     total = float(attribution.sum())
     return float(attribution[region].sum()) / total if total > 0 else 0.0
+
+
+def export_attribution(attribution: np.ndarray, grid, path: Path) -> Path:
+    """Write the map (float32, 0 to 1) with the model grid's RAS affine (sform and qform) as NIfTI, for 3D Slicer or
+    ITK-SNAP."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(np.asarray(attribution, np.float32), grid.affine)
+    image.set_sform(grid.affine, code=1)
+    image.set_qform(grid.affine, code=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(image, path)
+    return path

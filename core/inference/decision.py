@@ -126,6 +126,12 @@ class DecisionRule:
                                     "labels": list(self.labels), "error_reject": curve or []}, indent=1))
         return path
 
+    @staticmethod
+    def stored_curve(folder: Path) -> list[dict[str, float]]:
+        """The error-reject curve on the cases the rule was fitted on, as ``decision.json`` keeps it."""
+        path = Path(folder) / DECISION_FILE
+        return list(json.loads(path.read_text()).get("error_reject", [])) if path.is_file() else []
+
     @classmethod
     def read(cls, folder: Path) -> DecisionRule | None:
         """The rule in a model folder, or None when it has none."""
@@ -137,13 +143,16 @@ class DecisionRule:
 
 
 def error_reject_curve(rule: DecisionRule, probabilities: Sequence[float], labels: Sequence[int],
-                       errors: Sequence[float] = CURVE_ERRORS) -> list[dict[str, float]]:
-    """Per target error: the share of studies called and the error among the calls on these cases."""
+                       errors: Sequence[float] = CURVE_ERRORS,
+                       abstained: Sequence[bool] | None = None) -> list[dict[str, float]]:
+    """Per target error: the share of studies called and the error among the calls on these cases (``abstained``
+    studies are never called)."""
     labels = np.asarray(labels, int)
+    kept = np.ones(len(labels), bool) if abstained is None else ~np.asarray(abstained, bool)
     points = []
     for error in errors:
         called = rule.called(probabilities, error)
-        made = called >= 0
+        made = (called >= 0) & kept
         wrong = float(np.mean(called[made] != labels[made])) if made.any() else 0.0
         points.append({"target_error": float(error), "call_rate": float(made.mean()),
                        "error_among_calls": wrong, "calls": int(made.sum())})

@@ -49,9 +49,33 @@ def checked_cases(cases: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+OOF_CALIBRATION = {
+    "cross-fitted": ("calibrated_cross_fitted", "cross-fitted: each fold's probabilities calibrated by a map fitted "
+                     "on the other folds' out-of-fold logits, so no case's calibration saw its own label"),
+    "in-sample": ("calibrated", "in-sample: calibrated by the map fitted on these same out-of-fold logits, so this "
+                  "plot flatters the calibration"),
+    "uncalibrated": ("probability", "uncalibrated: the network's own probabilities"),
+}
+"""Which column of ``oof.csv`` the training cohort shows, by what it is, and a sentence saying so."""
+
+
+def oof_calibration(columns) -> str:
+    """What the training cohort's probabilities are: ``cross-fitted``, ``in-sample`` or ``uncalibrated``."""
+    return next(kind for kind, (column, _) in OOF_CALIBRATION.items() if column in set(columns))
+
+
+def training_calibration_note(model_folder: Path) -> str:
+    """The sentence saying what the training cohort's probabilities are, from the model folder's ``oof.csv``."""
+    try:
+        columns = pd.read_csv(Path(model_folder) / "oof.csv", nrows=0).columns
+    except (OSError, ValueError):
+        return "of the stored training cohort (the model folder has no readable oof.csv to say how calibrated)"
+    return OOF_CALIBRATION[oof_calibration(columns)][1]
+
+
 def read_oof(path: Path) -> pd.DataFrame:
     """A model folder's ``oof.csv`` (BraTS21ID, MGMT_value, fold, probability) as cohort cases; where the model is
-    calibrated (a ``calibrated`` column), those probabilities, on the scale its predictions are shown on."""
+    calibrated, the calibrated probabilities (see ``oof_calibration``), on the scale its predictions are shown on."""
     try:
         table = pd.read_csv(path, dtype={"BraTS21ID": str})
     except (OSError, ValueError) as err:
@@ -68,7 +92,7 @@ def read_oof(path: Path) -> pd.DataFrame:
         return checked_cases(pd.DataFrame({
             "case": cases.where(~cases.str.isdigit(), cases.str.zfill(5)),
             "fold": table["fold"], "label": table["MGMT_value"],
-            "probability": table["calibrated"] if "calibrated" in table.columns else table["probability"]}))
+            "probability": table[OOF_CALIBRATION[oof_calibration(table.columns)][0]]}))
     except (TypeError, ValueError) as err:
         raise ModelUnavailable(f"Out-of-fold file '{path}' holds values that are not cases with a fold, a 0/1 label "
                                f"and a probability from 0 to 1 ({err}).") from err
