@@ -29,17 +29,14 @@ model-index:
 
 # {name}
 
-{folds} networks of one shape (the fold models of {folds}-fold cross-validation, shipped together and ensembled
-at prediction as nnU-Net serves its folds: mean logit, mean softmax segmentation), two outputs, over four MRI
-sequences (FLAIR, T1w, T1wCE, T2w) resampled to a {shape} grid of {spacing} mm and z-scored over the brain:
+{served}, two outputs, over four MRI sequences (FLAIR, T1w, T1wCE, T2w) resampled to a {shape} grid of
+{spacing} mm and z-scored over the brain:
 - a **tumour segmentation** (BraTS sub-regions: necrotic core 1, oedema 2, enhancing tumour 4) from a small
   MONAI residual U-Net ({architecture}, widen factor {widen_factor}, stride-2 stem);
 - one **methylation logit** whose head (a small MLP, dropout {dropout}) reads differentiable soft volumes and
-  ratios of the predicted sub-regions and which sequences are present (an availability vector). The mean
-  logit passes through a {calibration_method} calibration map (slope {slope:.3f}, intercept {intercept:.3f})
-  fitted on the out-of-fold logits of the same fold models (each case predicted by the model that never saw
-  it), stored in config.json and applied at prediction. The interval shown beside the probability is the range
-  of the fold models' calibrated probabilities.
+  ratios of the predicted sub-regions and which sequences are present (an availability vector). The logit
+  passes through a {calibration_method} calibration map (slope {slope:.3f}, intercept {intercept:.3f}) fitted
+  on {calibration_fitted_on}, stored in config.json and applied at prediction. {spread}
 
 A call (methylated or unmethylated) is made only where the decision rule accepts: {decision}
 Otherwise the label is `indeterminate`, with the reason. The explanation map is each voxel's first-order share
@@ -78,7 +75,7 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
                        final_epochs: int, synthetic: bool, ceiling: float | None, calibration: dict | None = None,
                        segmentation: str = "Segmentation not trained", data_note: str | None = None,
                        minutes: float = 0.0, threads: int = 2, early_stopping: bool = True,
-                       decision: str = "no decision rule was fitted.") -> None:
+                       decision: str = "no decision rule was fitted.", members: int | None = None) -> None:
     """The model card of a trained model, with its cross-validated metrics in model-index form."""
     if synthetic:
         data_text = ("A synthetic cohort written by `python -m core synth` (MNI152 anatomy, planted tumour traits "
@@ -90,16 +87,10 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
     if data_note:
         data_text += " " + data_note
     calibration = calibration or {"method": "none", "slope": 1.0, "intercept": 0.0}
-    if early_stopping:
-        protocol = ("Early stopping inside each fold watched an inner 20% split of that fold's training cases, never "
-                    "the held-out fold. The fold models are what is shipped: no model is trained on all "
-                    f"{metrics['n']} cases.")
-    else:
-        protocol = (f"Each fold's model trained for {final_epochs} epochs on all of that fold's training cases (no "
-                    "early stopping). The fold models are what is shipped: no model is trained on all "
-                    f"{metrics['n']} cases.")
     low, high = metrics["auc_ci95"]
     kept = _marked_sections(folder / "README.md")
+    served, spread, protocol = _served_text(folds if members is None else members, folds, metrics["n"],
+                                            early_stopping, final_epochs)
     (folder / "README.md").write_text(TRAINED_CARD.format(
         name="MGMT methylation from MRI (research demo)", published=PUBLISHED_CONTEXT, dataset_type=dataset[0],
         dataset_name=dataset[1],
@@ -108,6 +99,7 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
         shape="x".join(map(str, preprocessing.input_shape)),
         spacing="x".join(map(str, preprocessing.spacing_mm)),
         calibration_method=calibration["method"], slope=calibration["slope"], intercept=calibration["intercept"],
+        calibration_fitted_on=calibration.get("fitted_on") or "the out-of-fold logits", served=served, spread=spread,
         sequence_dropout=settings.get("sequence_dropout", 0.0), segmentation=segmentation, decision=decision,
         ece=metrics.get("ece", float("nan")), minutes=minutes, threads=threads, protocol=protocol,
         **{k: metrics[k] for k in ("auc", "accuracy", "threshold", "f1", "brier", "precision", "recall")},
@@ -115,7 +107,25 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
     ).rstrip() + "".join(f"\n\n{section}" for section in kept) + "\n")
 
 
-def rewrite_trained_card(folder: Path, data_note: str | None = None) -> None:
+def _served_text(members: int, folds: int, n: int, early_stopping: bool, final_epochs: int) -> tuple[str, str, str]:
+    """What is served, what its interval is, and how it was trained, as the card says them."""
+    fold = ("Early stopping inside each fold watched an inner 20% split of that fold's training cases, never the "
+            "held-out fold." if early_stopping else
+            f"Each fold's model trained for {final_epochs} epochs on all of that fold's training cases (no early "
+            "stopping).")
+    if members > 1:
+        return (f"{members} networks of one shape (the fold models of {folds}-fold cross-validation, shipped together "
+                "and ensembled at prediction as nnU-Net serves its folds: mean logit, mean softmax segmentation)",
+                "The interval shown beside the probability is the range of the fold models' calibrated probabilities.",
+                f"{fold} The fold models are what is shipped: no model is trained on all {n} cases.")
+    return (f"One network (trained on all {n} training cases after {folds}-fold cross-validation)",
+            "One model is served, so there is no spread between models: the interval beside the probability is the "
+            "probability itself.",
+            f"{fold} The shipped model was then trained " + ("for the folds' median best epoch count" if early_stopping
+                                                             else "the same way") + f" on all {n} cases.")
+
+
+def rewrite_trained_card(folder: Path, data_note: str | None = None, members: int | None = None) -> None:
     """The card of a trained folder written again from its records (metrics.json, config.json, decision.json),
     keeping its protocol and evaluation sections: after the decision rule is refitted, the card states it."""
     from core.inference.decision import DecisionRule
@@ -125,11 +135,9 @@ def rewrite_trained_card(folder: Path, data_note: str | None = None) -> None:
     config = ModelConfig.read(folder / "config.json")
     rule = DecisionRule.read(folder)
     decision = ("no decision rule was fitted." if rule is None else
-                f"{rule.to_json()['rule']} at target error {rule.target_error:g}, fitted on the {rule.n} "
-                "out-of-fold predictions (each by the fold model that never saw the case, calibrated by the served "
-                f"map). {rule.guarantee} The fold models' ensemble is served, so these out-of-fold predictions are "
-                "those of its members; the validation and held-out error-reject tables below check the guarantee "
-                "on the ensemble itself.")
+                f"{rule.to_json()['rule']} at target error {rule.target_error:g}, fitted on {rule.fitted_on}. "
+                f"{rule.guarantee} The held-out error-reject table below checks it on a cohort nobody chose "
+                "anything on.")
     write_trained_card(folder, metrics={**record["oof"], "ece": record["calibration"]["before"]["ece"]},
                        settings=record["settings"], preprocessing=config.preprocessing,
                        folds=config.metrics.cv_folds if config.metrics else len(record["folds"]),
@@ -137,7 +145,8 @@ def rewrite_trained_card(folder: Path, data_note: str | None = None) -> None:
                        ceiling=record.get("best_achievable_auc"), calibration=config.calibration.to_json(),
                        segmentation=record["segmentation"], data_note=data_note,
                        minutes=record["seconds"] / 60, threads=record.get("threads", 2),
-                       early_stopping=bool(record.get("early_stopping", False)), decision=decision)
+                       early_stopping=bool(record.get("early_stopping", False)), decision=decision,
+                       members=members or int(json.loads((folder / "config.json").read_text()).get("members", 1)))
 
 
 def _marked_sections(card: Path) -> list[str]:
