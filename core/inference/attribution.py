@@ -55,13 +55,7 @@ def mass_inside(attribution: np.ndarray, region: np.ndarray, spacing_mm: Sequenc
 
 
 def export_attribution(attribution: np.ndarray, grid, path: Path) -> Path:
-    """Write the map (float32, 0 to 1) with the model grid's RAS affine (sform and qform) as NIfTI, for 3D Slicer or
-    ITK-SNAP."""
-    import nibabel as nib
+    """Write the map (float32, 0 to 1) with the model grid's RAS affine as NIfTI, for 3D Slicer or ITK-SNAP."""
+    from core.inference.tumour import write_on_grid
 
-    image = nib.Nifti1Image(np.asarray(attribution, np.float32), grid.affine)
-    image.set_sform(grid.affine, code=1)
-    image.set_qform(grid.affine, code=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(image, path)
-    return path
+    return write_on_grid(np.asarray(attribution, np.float32), grid, path)

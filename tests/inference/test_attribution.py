@@ -58,6 +58,20 @@ def test_a_margin_grows_the_region_by_whole_voxels_within_reach() -> None:
     assert mass_inside(attribution, centre, (3.0, 3.0, 3.0), margin_mm=6.0) == pytest.approx(2 / 3)
 
 
+def test_the_exported_map_keeps_its_values_and_the_grids_ras_affine(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    from core.inference.attribution import export_attribution
+    from core.preprocess import Grid
+
+    grid = Grid.centred(np.array([1.0, -17.0, 12.0]), (3.0, 3.0, 3.0), (8, 8, 8))
+    attribution = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)
+    image = nib.load(export_attribution(attribution, grid, tmp_path / "map.nii.gz"))
+    np.testing.assert_allclose(image.affine, grid.affine)
+    np.testing.assert_allclose(np.asarray(image.dataobj), attribution)
+    assert nib.aff2axcodes(image.affine) == ("R", "A", "S") and int(image.header["sform_code"]) == 1
+
+
 @pytest.mark.slow
 def test_the_bundled_models_map_lies_in_the_true_tumour(tmp_path: Path) -> None:
     predictor = Predictor.load()
