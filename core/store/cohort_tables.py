@@ -64,18 +64,22 @@ def oof_calibration(columns) -> str:
     return next(kind for kind, (column, _) in OOF_CALIBRATION.items() if column in set(columns))
 
 
-def training_calibration_note(model_folder: Path) -> str:
-    """The sentence saying what the training cohort's probabilities are, from the model folder's ``oof.csv``."""
+def training_calibration(model_folder: Path) -> tuple[dict[str, list[float]] | None, str]:
+    """The calibration curve of the training cohort as its calibration plot should show it (cross-fitted when
+    ``oof.csv`` has that column), and the sentence saying what it is; (None, sentence) without a readable file."""
+    from core.metrics import calibration_curve
+
     try:
-        columns = pd.read_csv(Path(model_folder) / "oof.csv", nrows=0).columns
-    except (OSError, ValueError):
-        return "of the stored training cohort (the model folder has no readable oof.csv to say how calibrated)"
-    return OOF_CALIBRATION[oof_calibration(columns)][1]
+        table = pd.read_csv(Path(model_folder) / "oof.csv")
+        column, note = OOF_CALIBRATION[oof_calibration(table.columns)]
+        return calibration_curve(table["MGMT_value"].to_numpy(), table[column].to_numpy()), note
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None, "of the stored training cohort (the model folder has no readable oof.csv to say how calibrated)"
 
 
 def read_oof(path: Path) -> pd.DataFrame:
     """A model folder's ``oof.csv`` (BraTS21ID, MGMT_value, fold, probability) as cohort cases; where the model is
-    calibrated, the calibrated probabilities (see ``oof_calibration``), on the scale its predictions are shown on."""
+    calibrated (a ``calibrated`` column), those probabilities, on the scale its predictions are shown on."""
     try:
         table = pd.read_csv(path, dtype={"BraTS21ID": str})
     except (OSError, ValueError) as err:
@@ -92,7 +96,7 @@ def read_oof(path: Path) -> pd.DataFrame:
         return checked_cases(pd.DataFrame({
             "case": cases.where(~cases.str.isdigit(), cases.str.zfill(5)),
             "fold": table["fold"], "label": table["MGMT_value"],
-            "probability": table[OOF_CALIBRATION[oof_calibration(table.columns)][0]]}))
+            "probability": table["calibrated"] if "calibrated" in table.columns else table["probability"]}))
     except (TypeError, ValueError) as err:
         raise ModelUnavailable(f"Out-of-fold file '{path}' holds values that are not cases with a fold, a 0/1 label "
                                f"and a probability from 0 to 1 ({err}).") from err
