@@ -261,5 +261,7 @@ def fold_spread(assessed: Assessment) -> Uncertainty:
     members = assessed.probabilities
     return Uncertainty(std=float(members.std()), interval90=(float(members.min()), float(members.max())),
                        augmentations=(assessed.probability,), members=tuple(float(p) for p in members),
-                       method=f"range of the {len(members)} fold models' calibrated probabilities (each trained "
-                              "without one fold of the training cases); no test-time augmentation")
+                       method=(f"range of the {len(members)} fold models' calibrated probabilities (each trained "
+                               "without one fold of the training cases); no test-time augmentation"
+                               if len(members) > 1 else "one network: no spread between models, so the interval is "
+                               "the probability itself; no test-time augmentation"))
