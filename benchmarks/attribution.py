@@ -43,10 +43,10 @@ def main() -> None:
         label_file = mask_path(args.data_dir / "masks", folder.name)
         if label_file is None:
             continue
-        prediction = predictor.predict(load_study(folder), with_contributions=False)
-        tumour = mask_on_grid(label_file, prediction.prepared.grid) > 0
-        shares.append(mass_inside(prediction.cam, tumour, spacing, MARGIN_MM))
-        brain = prediction.prepared.brain_mask
+        artefacts = predictor.predict(load_study(folder), with_contributions=False).artefacts
+        tumour = mask_on_grid(label_file, artefacts.prepared.grid) > 0
+        shares.append(mass_inside(artefacts.cam, tumour, spacing, MARGIN_MM))
+        brain = artefacts.prepared.brain_mask
         chance.append(mass_inside(brain.astype(np.float32), tumour, spacing, MARGIN_MM))
         print(f"{folder.name}: {shares[-1]:.3f} of the map inside the tumour (+{MARGIN_MM:g} mm), which fills "
               f"{chance[-1]:.3f} of the brain")

@@ -47,7 +47,8 @@ def main() -> None:
     print(f"model {source.repo}: {len(model.members)} x {model.config.architecture}, {parameters:,} parameters; "
           f"input 1x{x.shape[1]}x{'x'.join(map(str, shape))}, outputs logit {tuple(logit.shape)} and segmentation "
           f"{tuple(segmentation.shape)}")
-    print(f"forward (all fold models: segmentation + logit) on {args.threads} thread(s): median {statistics.median(runs):.3f} s, "
+    print(f"forward (all fold models: segmentation + logit) on {args.threads} thread(s): median "
+          f"{statistics.median(runs):.3f} s, "
           f"fastest {min(runs):.3f} s over {args.repeats} runs (target <= 0.25 s)")
     print(f"weights {size:.1f} MB (target <= 32 MB)")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,79 +22,45 @@ import torch
 from core.inference.abstention import decide
 from core.inference.attribution import logit_attribution
 from core.inference.decision import DecisionRule
-from core.inference.ood import OodReference, OodScore, pooled_features
-from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
+from core.inference.ood import OodReference, pooled_features
+from core.inference.report import PredictionResult, Provenance, SequenceSource, Timings, Uncertainty
 from core.inference.tumour import Tumour
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
-from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
 from core.preprocess.display import DisplayVolumes, timed_display_volumes
 from core.quality.checks import run_checks
-from core.quality.result import QualityCheck
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Prediction:
-    """What the model says about one study, and everything needed to show and trace it."""
+class PredictionArtefacts:
+    """The arrays behind a result, never serialised: what the pages draw, the PDF cuts and the OOD gate reads."""
 
-    probability: float
-    label: str
-    threshold: float
-    uncertainty: Uncertainty
+    prepared: PreparedStudy  # the network's input and the intensities it came from, on the model grid
     cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: how strongly each voxel moves the logit
-    prepared: PreparedStudy
-    sequences: Mapping[str, SequenceSource]
-    provenance: Provenance
-    study_hash: str
-    timings: Timings = Timings()
-    warnings: tuple[str, ...] = ()
-    logged: bool = False
-    log_id: int | None = None  # the row of the prediction log this prediction was written to
-    segmentation: np.ndarray | None = None  # (D, H, W) uint8 BraTS labels on prepared.grid
-    tumour: Tumour | None = None
-    missing: tuple[str, ...] = ()  # sequences the model was told are absent (blank channels)
-    logit: float = 0.0  # uncalibrated logit, averaged over the augmentations
-    # --- knowing when not to answer (issue 13) ---
-    abstained: bool = False
-    reasons: tuple[str, ...] = ()
-    quality: tuple[QualityCheck, ...] = ()
-    ood: OodScore | None = None
-    contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
-    features: np.ndarray | None = None  # pooled network features (the OOD gate's input; never in JSON)
-    display: DisplayVolumes | None = None  # the viewer's volumes, when asked for (``with_display``)
-    decision: Mapping[str, Any] | None = None  # the decision rule behind the label (rule, target error, n, guarantee)
+    segmentation: np.ndarray  # (D, H, W) uint8 BraTS labels on prepared.grid
+    pooled_features: np.ndarray  # the network's pooled features (the OOD gate's input)
+    logit: float  # uncalibrated, the mean over the fold models
+    viewer: DisplayVolumes | None = None  # the viewer's uint8 volumes, when asked for (``with_display``)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about one study (``result``, the JSON contract) and the arrays behind it."""
+
+    result: PredictionResult
+    artefacts: PredictionArtefacts
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON of ``predict --json``, the REST API and the log (no arrays, no patient identifiers)."""
-        return {
-            "probability": round(self.probability, 6),
-            "label": self.label,
-            "threshold": self.threshold,
-            "uncertainty": self.uncertainty.to_json(),
-            "sequences": {name: source.to_json() for name, source in self.sequences.items()},
-            "model": self.provenance.to_json(),
-            "preprocessing_version": self.provenance.preprocessing_version,
-            "study_hash": self.study_hash,
-            "timings_s": self.timings.to_json(),
-            "warnings": list(self.warnings),
-            "notice": RESEARCH_NOTICE,
-            "logged": self.logged,
-            "log_id": self.log_id,
-            "skull_strip": self.prepared.skull.to_json(),
-            "tumour": self.tumour.to_json() if self.tumour else None,
-            "missing": list(self.missing),
-            "abstained": self.abstained,
-            "reasons": list(self.reasons),
-            "quality": [check.to_json() for check in self.quality],
-            "ood": self.ood.to_json() if self.ood else None,
-            "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
-                              if self.contributions is not None else None),
-            "decision": dict(self.decision) if self.decision is not None else None,
-        }
+        """The JSON of ``predict --json``, the REST API and the log (the result's)."""
+        return self.result.to_json()
+
+    def with_result(self, **changes: Any) -> Prediction:
+        """This prediction with some of its result's fields replaced (timings, where it was logged)."""
+        return replace(self, result=replace(self.result, **changes))
 
 
 @dataclass(frozen=True)
@@ -135,7 +101,7 @@ class Predictor:
     def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None,
                 missing: Sequence[str] = (), with_contributions: bool = True,
                 with_display: bool = False) -> Prediction:
-        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM.
+        """Prepare the study as the model's config says, run the fold models, and explain the logit.
         ``missing`` names sequences to treat as absent besides those the study lacks (blanked, and the model told
         so); ``with_contributions``: also the per-sequence contributions (one batched pass); ``with_display``: the
         viewer's volumes at the study's own resolution (``display`` in the timings)."""
@@ -145,7 +111,7 @@ class Predictor:
         timings = dict(prepared.timings_s)
         progress("model")
         missing = tuple(name for name in self.config.preprocessing.sequences if name in (*study.missing, *missing))
-        with pooled_features(self.model) as pooled:  # the first pass: the input and its flip
+        with pooled_features(self.model) as pooled:  # the first pass: the first fold model's features
             assessed = self.assess(prepared, missing, with_cam, progress)
         timings["model_and_cam" if with_cam else "model"] = assessed.seconds
         probability = assessed.probability
@@ -154,9 +120,9 @@ class Predictor:
                          if with_contributions else None)
         timings["contributions"] = time.perf_counter() - started
         threshold = self.config.threshold
-        display = None
+        viewer = None
         if with_display:  # the viewer: the study at its own resolution, with the map and the segmentation on it
-            display, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
+            viewer, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
         uncertainty = fold_spread(assessed)
         started = time.perf_counter()
         tumour = Tumour.measure(assessed.segmentation, prepared.grid)
@@ -166,27 +132,19 @@ class Predictor:
         decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood,
                           self.decision_rule)
         timings["quality"] = time.perf_counter() - started
-        return Prediction(
-            probability=probability,
-            label=decision.label,
-            threshold=threshold,
-            uncertainty=uncertainty,
-            cam=assessed.cam,
-            prepared=prepared,
+        result = PredictionResult(
+            probability=probability, label=decision.label, threshold=threshold, uncertainty=uncertainty,
             sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences
                        if name in study.volumes},
             provenance=Provenance(self.source.repo, self.source.revision, self.config.preprocessing.version),
-            study_hash=study.study_hash,
-            timings=Timings.of(timings),
-            warnings=tuple(study.warnings) + prepared.warnings,
-            segmentation=assessed.segmentation,
-            tumour=tumour,
-            missing=assessed.missing,
-            logit=assessed.logit,
+            study_hash=study.study_hash, skull=prepared.skull, timings=Timings.of(timings),
+            warnings=tuple(study.warnings) + prepared.warnings, tumour=tumour, missing=assessed.missing,
             abstained=decision.abstained, reasons=decision.reasons, quality=quality, ood=ood,
-            contributions=contributions, features=vector, display=display,
-            decision=self.decision_rule.to_json() if self.decision_rule else None,
-        )
+            contributions=contributions,
+            decision=self.decision_rule.to_json() if self.decision_rule else None)
+        artefacts = PredictionArtefacts(prepared, assessed.cam, assessed.segmentation, vector, assessed.logit,
+                                        viewer)
+        return Prediction(result, artefacts)
 
     def _contributions(self, prepared: PreparedStudy, missing: tuple[str, ...], probability: float
                        ) -> dict[str, float]:

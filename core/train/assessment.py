@@ -118,16 +118,17 @@ def assess_case(predictor: Predictor, case: str, folder: Path, *, settings: tupl
     from core.train.masks import mask_on_grid, mask_path, region_dice
 
     try:
-        first = predictor.predict(load_study(folder), with_cam=False, missing=settings[0], with_contributions=False)
+        served = predictor.predict(load_study(folder), with_cam=False, missing=settings[0], with_contributions=False)
     except InputError as err:
         return CaseResult.failed(case, err.user_message)
-    prepared = first.prepared
+    first, prepared = served.result, served.artefacts.prepared
     probabilities = [(settings[0], first.probability)]
     probabilities += [(missing, predictor.assess(prepared, missing).probability) for missing in settings[1:]]
     label_file = mask_path(masks, case) if masks else None
-    dice = region_dice(first.segmentation, mask_on_grid(label_file, prepared.grid)) if label_file else None
+    segmentation = served.artefacts.segmentation
+    dice = region_dice(segmentation, mask_on_grid(label_file, prepared.grid)) if label_file else None
     return CaseResult(case, first.probability, first.label, abstained=first.abstained,
-                      details={"logit": first.logit, "probabilities": probabilities, "dice": dice})
+                      details={"logit": served.artefacts.logit, "probabilities": probabilities, "dice": dice})
 
 
 def calls_summary(labels: list[int], served: list[str], names: tuple[str, str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from core.inference import Predictor
 from core.inference.attribution import logit_attribution, mass_inside
 from core.ingest import load_study
 from core.model import MGMTNet
-from core.model.config import Preprocessing
+from core.preprocess.settings import Preprocessing
 from core.synth.cases import write_case
 from core.train.masks import mask_on_grid, mask_path
 
@@ -79,7 +79,8 @@ def test_the_bundled_models_map_lies_in_the_true_tumour(tmp_path: Path) -> None:
     shares = []
     for index in (3, 20, 42):  # cases of seed 2000, which no bundled model was trained or chosen on
         truth = write_case(tmp_path, index, seed=2000)
-        prediction = predictor.predict(load_study(tmp_path / "train" / truth.case_id), with_contributions=False)
-        tumour = mask_on_grid(mask_path(tmp_path / "masks", truth.case_id), prediction.prepared.grid) > 0
-        shares.append(mass_inside(prediction.cam, tumour, spacing, margin_mm=3.0))
+        artefacts = predictor.predict(load_study(tmp_path / "train" / truth.case_id),
+                                      with_contributions=False).artefacts
+        tumour = mask_on_grid(mask_path(tmp_path / "masks", truth.case_id), artefacts.prepared.grid) > 0
+        shares.append(mass_inside(artefacts.cam, tumour, spacing, margin_mm=3.0))
     assert np.median(shares) >= 0.5, shares
