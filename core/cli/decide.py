@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from core.model.card import rewrite_trained_card
 
     rule = fit_decision(args.model_dir, args.target_error, args.calibrate_on, args.cohort)
-    rewrite_trained_card(args.model_dir, args.data_note)
+    rewrite_trained_card(args.model_dir, args.data_note, decision=rule.card_sentences)
     low, high = rule.call_region
     print(f"wrote {args.model_dir / 'decision.json'}: {rule.n} cases, target error {rule.target_error:g}; calls "
           f"unmethylated at P <= {low:.3f} and methylated at P >= {high:.3f}")

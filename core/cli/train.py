@@ -16,7 +16,7 @@ from tqdm import tqdm
 from core.cli import COMMANDS
 from core.errors import InputError
 from core.inference.decision import DEFAULT_TARGET_ERROR
-from core.model.card import write_trained_card
+from core.model.card import rewrite_trained_card, write_trained_card
 from core.model.network import MGMTNet
 from core.preprocess.settings import Preprocessing
 from core.train.calibration import apply_calibration, cross_fitted, expected_calibration_error
@@ -150,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     from core.train.decision_fit import fit_decision  # the decision rule (decision.json), from oof.csv
     from core.train.ood_reference import OOD_CASES, fit_ood_reference  # the OOD gate's reference (ood.json)
 
-    fit_decision(args.out, args.target_error)
+    rule = fit_decision(args.out, args.target_error)
+    rewrite_trained_card(args.out, args.data_note, decision=rule.card_sentences)  # the card states the rule
     fit_ood_reference(args.out, [case.folder for case in kept][:OOD_CASES])
     (args.out / "crossval.pt").unlink()
     low, high = metrics["auc_ci95"]

@@ -113,6 +113,12 @@ class DecisionRule:
                 f"{self.target_error:.0%} of the methylated and at most {self.target_error:.0%} of the unmethylated "
                 "get the wrong call (on average over calibration sets); the others get a right call or none.")
 
+    @property
+    def card_sentences(self) -> str:
+        """The rule as the model card states it."""
+        return (f"{RULE} at target error {self.target_error:g}, fitted on {self.fitted_on}. {self.guarantee} The "
+                "held-out error-reject table below checks it on a cohort nobody chose anything on.")
+
     def to_json(self) -> dict[str, Any]:
         """The ``decision`` object of a prediction's JSON."""
         low, high = self.call_region

@@ -125,19 +125,14 @@ def _served_text(members: int, folds: int, n: int, early_stopping: bool, final_e
                                                              else "the same way") + f" on all {n} cases.")
 
 
-def rewrite_trained_card(folder: Path, data_note: str | None = None, members: int | None = None) -> None:
-    """The card of a trained folder written again from its records (metrics.json, config.json, decision.json),
-    keeping its protocol and evaluation sections: after the decision rule is refitted, the card states it."""
-    from core.inference.decision import DecisionRule
+def rewrite_trained_card(folder: Path, data_note: str | None = None, members: int | None = None,
+                         decision: str = "no decision rule was fitted.") -> None:
+    """The card of a trained folder written again from its records (metrics.json, config.json) and ``decision``
+    (the decision rule in sentences), keeping its protocol and evaluation sections."""
     from core.model.config import ModelConfig
 
     record = json.loads((folder / "metrics.json").read_text())
     config = ModelConfig.read(folder / "config.json")
-    rule = DecisionRule.read(folder)
-    decision = ("no decision rule was fitted." if rule is None else
-                f"{rule.to_json()['rule']} at target error {rule.target_error:g}, fitted on {rule.fitted_on}. "
-                f"{rule.guarantee} The held-out error-reject table below checks it on a cohort nobody chose "
-                "anything on.")
     write_trained_card(folder, metrics={**record["oof"], "ece": record["calibration"]["before"]["ece"]},
                        settings=record["settings"], preprocessing=config.preprocessing,
                        folds=config.metrics.cv_folds if config.metrics else len(record["folds"]),
