@@ -204,7 +204,7 @@ class Service:
         documents = None
         if reports is not None:
             report_started = time.perf_counter()
-            documents = make_documents(prediction, prediction.to_json(), identity, reports)
+            documents = make_documents(prediction, identity, reports)
             prediction = replace(prediction, timings=prediction.timings.without("total")
                                  + Timings.of({"reports": time.perf_counter() - report_started,
                                                "total": time.perf_counter() - started}))

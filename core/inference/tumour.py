@@ -44,11 +44,16 @@ class Tumour:
                 "centre_mm": None if self.centre_mm is None else [round(v, 2) for v in self.centre_mm]}
 
 
-def export_segmentation(labels: np.ndarray, grid: Grid, path: Path) -> Path:
-    """Write the BraTS label map (uint8) with the grid's RAS affine (sform and qform) as NIfTI."""
+def segmentation_image(labels: np.ndarray, grid: Grid) -> nib.Nifti1Image:
+    """The BraTS label map (uint8) as a NIfTI image with the grid's RAS affine (sform and qform)."""
     image = nib.Nifti1Image(np.asarray(labels, np.uint8), grid.affine)
     image.set_sform(grid.affine, code=1)
     image.set_qform(grid.affine, code=1)
+    return image
+
+
+def export_segmentation(labels: np.ndarray, grid: Grid, path: Path) -> Path:
+    """Write the BraTS label map with the grid's RAS affine as NIfTI (for 3D Slicer or ITK-SNAP)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(image, path)
+    nib.save(segmentation_image(labels, grid), path)
     return path
