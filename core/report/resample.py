@@ -29,7 +29,8 @@ def pixel_to_lps(geometry: SeriesGeometry, index: int) -> np.ndarray:
 def labels_on_slices(labels: np.ndarray, grid_affine: np.ndarray, geometry: SeriesGeometry,
                      values: tuple[int, ...]) -> np.ndarray:
     """(slices, rows, columns) uint8 map of ``labels`` (a label map on the RAS grid ``grid_affine``) on the source
-    series' instances, in ``geometry.order()``; each pixel holds one of ``values`` or 0."""
+    series' instances, in ``geometry.order()``; each pixel holds one of ``values`` or 0. Only the pixels of a slice
+    that the tumour's bounding box (on the grid) can reach are looked up."""
     out = np.zeros((len(geometry.positions), geometry.rows, geometry.columns), np.uint8)
     found = np.argwhere(np.isin(labels, values))
     if not len(found):
@@ -38,17 +39,45 @@ def labels_on_slices(labels: np.ndarray, grid_affine: np.ndarray, geometry: Seri
     high = np.minimum(found.max(axis=0) + 3, labels.shape)
     crop = labels[low[0]:high[0], low[1]:high[1], low[2]:high[2]]
     indicators = np.stack([(crop == value).astype(np.float32) for value in (0, *values)])
-    to_crop = np.linalg.inv(grid_affine) @ LPS_TO_RAS
-    columns, rows = np.meshgrid(np.arange(geometry.columns), np.arange(geometry.rows))
-    pixels = np.stack([columns.ravel(), rows.ravel(), np.zeros(columns.size), np.ones(columns.size)])
     shown = np.asarray((0, *values), np.uint8)
+    to_crop = np.linalg.inv(grid_affine) @ LPS_TO_RAS
+    corners = np.stack(np.meshgrid(*[(a - 0.5, b - 0.5) for a, b in zip(low, high, strict=True)],
+                                   indexing="ij")).reshape(3, -1)
+    box_lps = (np.linalg.inv(to_crop) @ np.vstack([corners, np.ones(corners.shape[1])]))[:3]
     for frame, index in enumerate(geometry.order()):
-        ijk = (to_crop @ pixel_to_lps(geometry, int(index)) @ pixels)[:3] - low[:, None]
+        placed = pixel_to_lps(geometry, int(index))
+        reach = _pixels_reached(placed, box_lps, geometry)
+        if reach is None:
+            continue
+        (row0, row1), (col0, col1) = reach
+        columns, rows = np.meshgrid(np.arange(col0, col1), np.arange(row0, row1))
+        pixels = np.stack([columns.ravel(), rows.ravel(), np.zeros(columns.size), np.ones(columns.size)])
+        ijk = (to_crop @ placed @ pixels)[:3] - low[:, None]
         inside = np.all((ijk >= -0.5) & (ijk <= (high - low)[:, None] - 0.5), axis=0)
         if not inside.any():
             continue
-        points = ijk[:, inside]
-        strength = np.stack([map_coordinates(channel, points, order=1, mode="nearest") for channel in indicators])
-        plane = out[frame].reshape(-1)
+        strength = np.stack([map_coordinates(channel, ijk[:, inside], order=1, mode="nearest")
+                             for channel in indicators])
+        plane = np.zeros(columns.size, np.uint8)
         plane[inside] = shown[np.argmax(strength, axis=0)]
+        out[frame, row0:row1, col0:col1] = plane.reshape(columns.shape)
     return out
+
+
+def _pixels_reached(placed: np.ndarray, box_lps: np.ndarray, geometry: SeriesGeometry
+                    ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The (row, column) ranges of a slice that a box (its 8 corners in LPS) can cover; None when the slice's plane
+    misses the box."""
+    offsets = box_lps - placed[:3, 3:4]
+    normal = np.cross(placed[:3, 0], placed[:3, 1])
+    distance = normal @ offsets
+    if distance.min() > 0 or distance.max() < 0:
+        return None
+    steps = np.linalg.norm(placed[:3, :2], axis=0)
+    column = placed[:3, 0] @ offsets / steps[0] ** 2
+    row = placed[:3, 1] @ offsets / steps[1] ** 2
+    rows = (max(int(np.floor(row.min())), 0), min(int(np.ceil(row.max())) + 1, geometry.rows))
+    columns = (max(int(np.floor(column.min())), 0), min(int(np.ceil(column.max())) + 1, geometry.columns))
+    if rows[0] >= rows[1] or columns[0] >= columns[1]:
+        return None
+    return rows, columns
