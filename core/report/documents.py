@@ -90,10 +90,10 @@ def load_report_writers() -> None:
     """Load the PDF, SR and SEG writers (fpdf2 and highdicom imports, highdicom's tables of the standard: about 2 s
     on first use), so the first report does not wait; done with the model, in the background."""
     import core.report.pdf  # noqa: F401
-    import core.report.seg  # noqa: F401
-    from core.report.sr import warm_up
+    from core.report import seg, sr
 
-    warm_up()
+    sr.warm_up()
+    seg.warm_up()
 
 
 def _seg(prediction: Prediction, identity: SourceIdentity) -> TumourSeg:

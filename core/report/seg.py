@@ -22,7 +22,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
 from core.errors import InputError
-from core.ingest.identity import SeriesGeometry, SourceIdentity, SourceSeries
+from core.ingest.identity import MR_IMAGE_STORAGE, SeriesGeometry, SourceIdentity, SourceSeries
 from core.regions import ENHANCING, LABELS, NECROTIC, OEDEMA
 from core.report.resample import labels_on_slices
 
@@ -118,6 +118,17 @@ def _slice_step(geometry: SeriesGeometry) -> float:
     along = np.sort(np.asarray(geometry.positions, float) @ np.cross(geometry.orientation[:3],
                                                                    geometry.orientation[3:]))
     return round(float(np.median(np.diff(along))), 6) if len(along) > 1 else 1.0
+
+
+def warm_up() -> None:
+    """Make one SEG of made-up values and drop it: highdicom reads its tables of the standard on first use."""
+    header = Dataset()
+    header.StudyInstanceUID = generate_uid()
+    geometry = SeriesGeometry((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (1.0, 1.0), 4, 4, ((0.0, 0.0, 0.0), (0.0, 0.0, 1.0)))
+    series = SourceSeries("T1wCE", generate_uid(), MR_IMAGE_STORAGE, (generate_uid(), generate_uid()), geometry)
+    labels = np.zeros((4, 4, 2), np.uint8)
+    labels[1:3, 1:3, :] = ENHANCING
+    tumour_seg(labels, np.eye(4), SourceIdentity(header, (series,)), "warm-up", "0").to_bytes()
 
 
 def _pixel_measures(geometry: SeriesGeometry) -> hd.PixelMeasuresSequence:

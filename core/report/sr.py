@@ -89,8 +89,9 @@ def sr_report(result: PredictionResult, identity: SourceIdentity | None, seg: Se
     groups = [_estimate(result, algorithm), *_volumes(result, algorithm, seg)]
     document = MeasurementReport(observation_context=context, procedure_reported=codes.LN.BrainMRI,
                                  imaging_measurements=groups)
-    sr = Comprehensive3DSR(evidence=identity.evidence() + _seg_evidence(identity, seg), content=document, series_instance_uid=generate_uid(),
-                           series_number=SERIES_NUMBER, sop_instance_uid=generate_uid(), instance_number=1,
+    sr = Comprehensive3DSR(evidence=identity.evidence() + _seg_evidence(identity, seg), content=document,
+                           series_instance_uid=generate_uid(), series_number=SERIES_NUMBER,
+                           sop_instance_uid=generate_uid(), instance_number=1,
                            manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
                            series_description=SERIES_DESCRIPTION)
     sr.SoftwareVersions = _lo(f"{repo}@{revision}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from core.inference.abstention import INDETERMINATE
 from core.quality.result import QualityCheck
 
 
@@ -35,6 +34,9 @@ class Answer(Protocol):
     reasons: tuple[str, ...]
 
 
+INDETERMINATE = "indeterminate"
+"""The label of a prediction without a call (``core.inference.abstention`` gives it; not imported from there, which
+would load torch into every light user of these words)."""
 STATUS_WORDS = {"warn": "Warning", "fail": "Failed"}
 """How a check that did not pass is introduced."""
 

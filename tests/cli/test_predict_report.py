@@ -27,8 +27,8 @@ def test_report_writes_the_pdf_the_sr_and_the_seg_named_without_the_patient(
     assert str(header.PatientID) not in said.out + said.err
 
 
-def test_a_nifti_study_gets_the_pdf_the_label_map_and_an_error_for_the_sr(bases: dict[str, Path], tmp_path: Path, db: Path,
-                                                            capsys: pytest.CaptureFixture) -> None:
+def test_a_nifti_study_gets_the_pdf_the_label_map_and_an_error_for_the_sr(
+        bases: dict[str, Path], tmp_path: Path, db: Path, capsys: pytest.CaptureFixture) -> None:
     case = bases["nifti"]
     assert main(["predict", str(case), "--no-log", "--no-cam", "--report", str(tmp_path)]) == 2
     said = capsys.readouterr()
