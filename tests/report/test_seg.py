@@ -106,3 +106,31 @@ def test_a_nifti_study_gets_its_label_map_as_nifti_with_the_ras_affine(outcome: 
     grid = outcome.prediction.artefacts.prepared.grid
     assert np.allclose(image.affine, grid.affine) and image.shape == grid.shape
     assert np.array_equal(np.asarray(image.dataobj), outcome.prediction.artefacts.segmentation)
+
+
+def test_a_label_lands_on_the_source_pixel_at_its_world_position() -> None:
+    """RAS grid vs LPS slices: the voxel at RAS (7, 5, 0) is the pixel whose LPS centre is (-7, -5, 0)."""
+    from core.ingest.identity import SeriesGeometry
+    from core.report.resample import labels_on_slices
+
+    grid = np.eye(4)
+    grid[:3, 3] = -16.0  # voxel (i, j, k) lies at RAS (i - 16, j - 16, k - 16)
+    labels = np.zeros((32, 32, 32), np.uint8)
+    labels[7 + 16, 5 + 16, 16] = 4
+    axial = SeriesGeometry((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (1.0, 1.0), 20, 20,
+                           ((-10.0, -10.0, 1.0), (-10.0, -10.0, 0.0)))
+    on_slices = labels_on_slices(labels, grid, axial, (1, 2, 4))
+    assert np.argwhere(on_slices).tolist() == [[0, 5, 3]]  # slice z = 0 comes first along the normal; row 5, column 3
+
+
+def test_the_seg_lies_on_flair_when_there_is_no_t1wce() -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    from core.ingest.identity import MR_IMAGE_STORAGE, SeriesGeometry, SourceSeries
+    from core.report.seg import seg_series
+
+    geometry = SeriesGeometry((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (1.0, 1.0), 4, 4, ((0.0, 0.0, 0.0), (0.0, 0.0, 1.0)))
+    series = tuple(SourceSeries(name, generate_uid(), MR_IMAGE_STORAGE, (generate_uid(), generate_uid()), geometry)
+                   for name in ("T1w", "FLAIR", "T2w"))
+    assert seg_series(SourceIdentity(Dataset(), series)).sequence == "FLAIR"
