@@ -12,13 +12,14 @@ import streamlit as st
 from core.errors import BUG, disposition, user_message
 from core.examples import EXAMPLES, example_study, example_zip
 from core.figures import gauge_figure
-from core.figures.quality import contributions_figure, quality_lines
+from core.figures.quality import contributions_figure
 from core.figures.viewer import cursor_caption, label_legend, linked_figure, moved_cursor
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.display import DisplayVolumes
 from core.report import ReportRequest
+from core.report.wording import call_sentence, is_call, quality_issues, quality_line
 from core.service import STAGES, Outcome, get_service
 
 SOURCES = ("Example study", "Upload a .zip", "Upload a folder", "Upload files")
@@ -160,11 +161,12 @@ if outcome is not None:
     # --- issue 13: abstention banner, "show anyway" ---
     show_answer = True
     if prediction.abstained:
-        st.error("**No answer: the tool abstains on this study.** " + " ".join(prediction.reasons),
-                 icon=":material/block:")
+        st.error(call_sentence(prediction), icon=":material/block:")
         show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
-    elif prediction.label == "indeterminate":
-        st.warning(" ".join(prediction.reasons), icon=":material/help:")
+    elif is_call(prediction):
+        st.success(call_sentence(prediction), icon=":material/check_circle:")
+    else:
+        st.warning(call_sentence(prediction), icon=":material/help:")
     # --- end issue 13 ---
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
@@ -192,7 +194,9 @@ if outcome is not None:
     quality_column, contributions_column = st.columns([3, 2])
     with quality_column:
         st.subheader("Quality checks")
-        st.markdown("  \n".join(quality_lines(prediction.quality)))
+        st.markdown(quality_line(prediction.quality))
+        for line in quality_issues(prediction.quality):
+            st.markdown(f"- {line}")
         if prediction.ood is not None:
             ood = prediction.ood
             st.caption(f"Out-of-distribution score {ood.score:.1f} (threshold {ood.threshold:.1f})")
@@ -229,7 +233,8 @@ if outcome is not None:
     # --- reports (issue 14): made with the prediction, held in this session's memory only
     documents = outcome.documents
     if documents is not None:
-        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)"}
+        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)",
+                  "seg": "Download the tumour segmentation (DICOM SEG for a PACS; NIfTI for a NIfTI study)"}
         for document in documents.made.values():
             st.download_button(labels[document.kind], document.data, document.file_name, document.media_type,
                                icon=":material/download:", key=f"report-{document.kind}")
