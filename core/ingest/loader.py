@@ -112,8 +112,9 @@ def _usable_study(loaded: dict[str, Volume], key: str, warnings: list[str], show
                          f"least one of {', '.join(SEQUENCES)} holding an image.")
     missing = [name for name in SEQUENCES if name not in volumes]
     if missing:
-        warnings.append(f"Predicted without {', '.join(missing)} (absent or blank): the model was told they are "
-                        "missing, and its interval is as wide as that makes it.")
+        them = "it" if len(missing) == 1 else "them"
+        warnings.append(f"No usable {', '.join(missing)} series (absent or blank): a prediction is made without "
+                        f"{them}, telling the model so, and its interval is as wide as that makes it.")
     return Study(volumes, key, tuple(warnings), content)
 
 

@@ -41,11 +41,10 @@ def score_one(predictor: Predictor, case: str, folder: Path) -> CaseResult:
     from core.ingest import load_study
 
     try:
-        prediction = predictor.predict(load_study(folder), with_cam=False)
+        result = predictor.predict(load_study(folder), with_cam=False).result
     except InputError as err:
         return CaseResult.failed(case, err.user_message)
-    return CaseResult(case=case, probability=prediction.probability, label=prediction.label,
-                      abstained=prediction.abstained)
+    return CaseResult(case=case, probability=result.probability, label=result.label, abstained=result.abstained)
 
 
 def checked_engine(name: str) -> str:
