@@ -161,12 +161,12 @@ if outcome is not None:
     st.divider()
     show_answer = True
     if result.abstained:
-        st.error(call_sentence(prediction), icon=":material/block:")
+        st.error(call_sentence(result), icon=":material/block:")
         show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
-    elif is_call(prediction):
-        st.success(call_sentence(prediction), icon=":material/check_circle:")
+    elif is_call(result):
+        st.success(call_sentence(result), icon=":material/check_circle:")
     else:
-        st.warning(call_sentence(prediction), icon=":material/help:")
+        st.warning(call_sentence(result), icon=":material/help:")
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
         if show_answer:
