@@ -9,6 +9,7 @@ from pathlib import Path
 from core import SEQUENCES
 from core.config import Settings, get_settings, study_salt
 from core.errors import InputError
+from core.ingest.content import SeriesContent
 from core.ingest.dicom_files import DicomSeries, FolderScan, check_one_study, scan_folder
 from core.ingest.dicom_volume import load_series_volume
 from core.ingest.gc_pause import collector_paused
@@ -24,7 +25,6 @@ from core.ingest.naming import (
 from core.ingest.nifti import load_nifti_volume
 from core.ingest.staging import UploadedFile, staged
 from core.ingest.study import Study, Volume
-from core.quality.blank import SeriesContent
 
 MASK_WORDS = ("_seg", "-seg", "mask", "label")
 """NIfTI names that hold segmentations, not images (BraTS ``*_seg.nii.gz``), and are passed over."""

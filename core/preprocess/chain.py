@@ -20,9 +20,9 @@ from scipy import ndimage
 
 from core.config import get_settings
 from core.ingest.study import Study
-from core.model.config import Preprocessing
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
 from core.preprocess.grid import Grid, ResampleToGrid, foreground_centre
+from core.preprocess.settings import Preprocessing
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.ingest import load_study
-from core.model.config import Preprocessing
 from core.preprocess import prepare
+from core.preprocess.settings import Preprocessing
 from tests.conftest import write_study
 
 FEATURE = np.array([25.0, -20.0, 15.0])  # RAS mm

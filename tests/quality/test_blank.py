@@ -11,7 +11,8 @@ import pytest
 
 from core.errors import InputError
 from core.ingest import load_study
-from core.quality.blank import SeriesContent, blank_checks
+from core.ingest.content import SeriesContent
+from core.quality.blank import blank_checks
 
 
 def _blank_series(folder: Path) -> None:

@@ -17,7 +17,7 @@ import core.train.dataset as dataset
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import load_model
-from core.model.config import Preprocessing
+from core.preprocess.settings import Preprocessing
 from core.synth.cases import write_cohort
 from core.train.dataset import BROKEN_CASES, TensorCache, find_cases, load_cohort, read_labels
 from core.train.loop import TrainSettings
