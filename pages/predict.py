@@ -17,6 +17,7 @@ from core.figures.viewer import cursor_caption, label_legend, linked_figure, mov
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
+from core.regions import MEASURED
 from core.preprocess.display import DisplayVolumes
 from core.report import ReportRequest
 from core.service import STAGES, Outcome, get_service
@@ -215,11 +216,11 @@ if outcome is not None:
                "A map shows what drove the model, not where the tumour is.")
     tumour = prediction.tumour
     if tumour is not None and tumour.found:
-        columns = st.columns(4)
-        for column, region in zip(columns, ("whole", "enhancing", "necrotic", "oedema"), strict=True):
-            column.metric(f"Tumour: {region}", f"{tumour.volumes_ml[region]:.1f} ml",
-                          help="Volume of the model's segmentation of this sub-region (a measurement, not a "
-                               "diagnosis).")
+        columns = st.columns(len(MEASURED))
+        for column, region in zip(columns, MEASURED, strict=True):
+            column.metric(region.name.capitalize(), f"{tumour.volumes_ml[region.key]:.1f} ml",
+                          help=f"Volume of the model's segmentation of the {region.name} (BraTS labels "
+                               f"{', '.join(map(str, region.values))}; a measurement, not a diagnosis).")
         x, y, z = tumour.centre_mm
         st.caption(f"Whole-tumour centre at x {x:+.0f}, y {y:+.0f}, z {z:+.0f} mm (RAS), where the viewer starts; "
                    "the outline is the segmentation overlay below.")

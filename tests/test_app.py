@@ -73,7 +73,7 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
     assert app.session_state["outcome"].report["label"] == direct.label
     assert "Quality checks" in [header.value for header in app.subheader]
     assert app.session_state["outcome"].prediction.cam is not None
-    assert metrics_of(app)["Tumour: whole"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
+    assert metrics_of(app)["Whole tumour"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
     assert EXAMPLES["case-10"].truth == "unmethylated"
 
 

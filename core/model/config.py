@@ -17,6 +17,7 @@ from core import SEQUENCES
 from core.config import SKULL_STRIP_MODES
 from core.errors import ModelUnavailable
 from core.metrics import Metrics
+from core.regions import LABELS
 
 PREPROCESSING_VERSION = "1"
 """Bumped whenever the chain changes what the network sees; logged with every prediction."""
@@ -131,8 +132,9 @@ class Calibration:
         return asdict(self)
 
 
-SEGMENT_LABELS = (0, 1, 2, 4)
-"""BraTS label value of each segmentation channel: background, necrotic core, oedema, enhancing tumour."""
+SEGMENT_LABELS = (0, *(label.value for label in LABELS))
+"""BraTS label value of each segmentation channel: background (0), then ``core.regions.LABELS`` (necrotic core 1,
+oedema 2, enhancing tumour 4)."""
 
 
 @dataclass(frozen=True)
