@@ -17,8 +17,8 @@ from core.figures.viewer import cursor_caption, label_legend, linked_figure, mov
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
-from core.regions import MEASURED
 from core.preprocess.display import DisplayVolumes
+from core.regions import MEASURED
 from core.report import ReportRequest
 from core.service import STAGES, Outcome, get_service
 

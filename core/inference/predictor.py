@@ -29,6 +29,7 @@ from core.model.network import MGMTNet
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
 from core.preprocess.display import DisplayVolumes, timed_display_volumes
+from core.preprocess.overlays import TumourProbabilities
 from core.quality.checks import run_checks
 from core.quality.result import QualityCheck
 
@@ -108,6 +109,7 @@ class Assessment:
     cam: np.ndarray | None
     missing: tuple[str, ...]
     seconds: float
+    segmentation_probabilities: np.ndarray | None = None  # (classes, D, H, W) softmax, averaged over the flip
 
 
 class _BothClasses(torch.nn.Module):
@@ -174,7 +176,9 @@ class Predictor:
         low, high = np.percentile(assessed.samples, [5, 95])
         display = None
         if with_display:  # the viewer: the study at its own resolution, with the map and the segmentation on it
-            display, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
+            tumour_probabilities = TumourProbabilities(assessed.segmentation_probabilities,
+                                                       self.config.segmentation_labels)
+            display, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, tumour_probabilities)
         uncertainty = Uncertainty(
             std=float(assessed.samples.std()), interval90=(float(low), float(high)),
             augmentations=tuple(float(p) for p in assessed.probabilities),
@@ -245,27 +249,27 @@ class Predictor:
         x = torch.from_numpy(prepared.image[None]).to(self.device) * available[:, :, None, None, None]
         with self._lock:
             started = time.perf_counter()
-            features, segmentation, cam = self._features_and_cam(x, available, with_cam, progress)
+            features, soft, cam = self._features_and_cam(x, available, with_cam, progress)
             logits, probabilities, samples = self._probabilities(features)
             seconds = time.perf_counter() - started
+        segmentation = np.asarray(self.config.segmentation_labels, np.uint8)[soft.argmax(axis=0)]
         return Assessment(float(probabilities.mean()), probabilities, samples, float(logits.mean()), segmentation,
                           cam, tuple(name for name in self.config.preprocessing.sequences if name in missing),
-                          seconds)
+                          seconds, soft)
 
     def _features_and_cam(self, x: torch.Tensor, available: torch.Tensor, with_cam: bool,
                           progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
-        """Head features of the input and its left-right flip; the segmentation (softmax averaged over the
-        flip, as BraTS labels); the class activation map of the predicted class (evidence for the label shown),
-        from Grad-CAM++ on the unflipped input."""
+        """Head features of the input and its left-right flip; the segmentation's softmax averaged over the flip
+        (channels as ``segmentation_labels``); the class activation map of the predicted class (evidence for the
+        label shown), from Grad-CAM++ on the unflipped input."""
         flipped = torch.flip(x, dims=[2])  # grid axis 0 runs left-right (RAS)
         with torch.no_grad(), self._autocast():
             features, seg_logits = self.model.encode(torch.cat([x, flipped]), available.repeat(2, 1))
             features = features.float()
             soft = torch.softmax(seg_logits.float(), dim=1)
-            soft = (soft[0] + torch.flip(soft[1], dims=[1])) / 2
-        segmentation = np.asarray(self.config.segmentation_labels, np.uint8)[soft.argmax(dim=0).cpu().numpy()]
+            soft = ((soft[0] + torch.flip(soft[1], dims=[1])) / 2).cpu().numpy()
         if not with_cam:
-            return features, segmentation, None
+            return features, soft, None
         with torch.no_grad():
             logit = self.model.calibrated(self.model.head(features))
             predicted = int(torch.sigmoid(logit).mean() >= self.config.threshold)
@@ -274,7 +278,7 @@ class Predictor:
         raw = self._cam(x, class_idx=predicted)
         cam = raw[0, 0].detach().float().cpu().numpy()
         peak = float(cam.max())
-        return features, segmentation, (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
+        return features, soft, (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
 
     def _probabilities(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-augmentation uncalibrated logits and calibrated probabilities (dropout off), and Monte-Carlo

@@ -21,11 +21,11 @@ import numpy as np
 from core import SEQUENCES
 from core.errors import InputError
 from core.ingest.geometry import acquisition_plane
+from core.regions import MEASURED
 from core.synth.acquisition import SeriesPlan, acquire, plan_series
 from core.synth.anatomy import deformed, head_layers
 from core.synth.contrast import render_all
 from core.synth.dicom_writer import PROTOCOLS, fake_patient, seeded_uid, write_series
-from core.regions import MEASURED
 from core.synth.tumour import (
     DEFAULT_SEPARATION,
     TumourTraits,

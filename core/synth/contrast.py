@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from core import SEQUENCES
-from core.synth.anatomy import Anatomy
 from core.regions import LABELS
+from core.synth.anatomy import Anatomy
 
 TISSUE_INTENSITY: dict[str, dict[str, float]] = {
     #            white  grey  csf   necrotic  oedema  enhancing  bone  scalp fat

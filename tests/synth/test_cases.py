@@ -18,8 +18,8 @@ from core import SEQUENCES
 from core.errors import InputError
 from core.ingest import load_study
 from core.ingest.geometry import world_of_voxels
-from core.synth.cases import CaseTruth, write_case, write_cohort
 from core.regions import ENHANCING, NECROTIC, OEDEMA
+from core.synth.cases import CaseTruth, write_case, write_cohort
 
 
 @pytest.fixture(scope="module")

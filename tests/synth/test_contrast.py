@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.regions import LABELS
 from core.synth.anatomy import deformed, head_layers
 from core.synth.cases import case_rng
 from core.synth.contrast import render_all
-from core.regions import LABELS
 from core.synth.tumour import DEFAULT_SEPARATION, draw_traits, tumour_labels
 
 
@@ -33,7 +33,8 @@ def test_flair_lights_oedema_and_darkens_csf(rendered) -> None:
 def test_t1_has_white_over_grey_over_csf_and_a_dark_necrotic_core(rendered) -> None:
     t1 = rendered["T1w"]
     assert t1["white"] > t1["grey"] > t1["csf"]
-    assert t1["necrotic"] < t1["oedema"] < t1["white"] and t1["enhancing"] < t1["white"]  # no enhancement before gadolinium
+    assert t1["necrotic"] < t1["oedema"] < t1["white"]
+    assert t1["enhancing"] < t1["white"]  # no enhancement before gadolinium
 
 
 def test_t1ce_lights_only_the_enhancing_tumour(rendered) -> None:

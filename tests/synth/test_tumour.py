@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from core.regions import ENHANCING, NECROTIC, OEDEMA
 from core.synth.anatomy import deformed
 from core.synth.cases import case_rng
-from core.regions import ENHANCING, NECROTIC, OEDEMA
 from core.synth.tumour import (
     DEFAULT_SEPARATION,
     best_achievable_auc,
