@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from core.cli import COMMANDS
 from core.errors import EXIT_INPUT
 from core.notice import RESEARCH_NOTICE
+from core.regions import LABELS
 
 if TYPE_CHECKING:
     from core.service import Outcome
@@ -38,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
                              "study gets the PDF only (an SR needs the DICOM study's UIDs)")
     parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
-                        "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
+                        "(BraTS labels " + ", ".join(f"{label.value} {label.name}" for label in LABELS)
+                        + ") on the model grid, with its RAS affine")
     parser.set_defaults(run=run)
 
 
