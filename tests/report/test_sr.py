@@ -44,7 +44,7 @@ def test_highdicom_reads_back_the_probability_its_interval_and_the_label(outcome
     low, high = outcome.report["uncertainty"]["interval90"]
     volumes = {f"VOL-{name}": (pytest.approx(ml, abs=1e-3), "ml")
                for name, ml in outcome.report["tumour"]["volumes_ml"].items()}
-    assert len(volumes) == 4 and volumes["VOL-whole"][0] == pytest.approx(sum(
+    assert len(volumes) == 5 and volumes["VOL-whole"][0] == pytest.approx(sum(
         outcome.report["tumour"]["volumes_ml"][part] for part in ("enhancing", "necrotic", "oedema")), abs=1e-2)
     assert measurements(sr) == {"MGMT-P": (pytest.approx(outcome.report["probability"]), "1"),
                                 "MGMT-P-LOW90": (pytest.approx(low), "1"), "MGMT-P-HIGH90": (pytest.approx(high), "1"),
