@@ -62,7 +62,7 @@ def main() -> None:
             prediction = predictor.predict(study, with_cam=with_cam, with_contributions=with_contributions,
                                            with_display=with_display)
             total = time.perf_counter() - started
-            runs[name].append({"read": read, **dict(prediction.timings), "total": total})
+            runs[name].append({"read": read, **dict(prediction.result.timings), "total": total})
     floor_s = statistics.median(floors)
     print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
           f"repeats {args.repeats}")
@@ -95,13 +95,13 @@ def display_step(study, prediction, predictor, repeats: int) -> None:
     from core.preprocess.display import display_grid, display_volumes
     from core.preprocess.overlays import TumourProbabilities, labels_on_grid
 
-    prepared = prediction.prepared
-    assessed = predictor.assess(prepared, prediction.missing)
+    prepared = prediction.artefacts.prepared
+    assessed = predictor.assess(prepared, prediction.result.missing)
     tumour = TumourProbabilities(assessed.segmentation_probabilities, predictor.config.segmentation_labels)
     walls, cpus = [], []
     for _ in range(repeats):
         started, cpu = time.perf_counter(), time.process_time()
-        display_volumes(study, prepared, prediction.cam, tumour)
+        display_volumes(study, prepared, prediction.artefacts.cam, tumour)
         walls.append(time.perf_counter() - started)
         cpus.append(time.process_time() - cpu)
     print(f"display step alone, {repeats} runs: wall median {statistics.median(walls):.3f} s, min {min(walls):.3f} s "
@@ -122,7 +122,7 @@ def viewer_payload(prediction) -> None:
 
     from core.figures.viewer import linked_figure
 
-    display, prepared = prediction.display, prediction.prepared
+    display, prepared = prediction.artefacts.viewer, prediction.artefacts.prepared
     print(f"viewer volumes: grid {' x '.join(map(str, display.grid.shape))} of {display.spacing_mm:.2f} mm, "
           f"{display.nbytes / 1e6:.1f} MB in memory (uint8); the model grid: "
           f"{' x '.join(map(str, prepared.grid.shape))} of {prepared.grid.affine[0, 0]:.2f} mm")

@@ -19,16 +19,16 @@ from core.service import Outcome
 @pytest.fixture(scope="module")
 def page_display(outcome: Outcome, dicom_case: Path) -> DisplayVolumes:
     """What the Predict page's viewer gets for the same prediction."""
-    prediction = outcome.prediction
+    artefacts = outcome.prediction.artefacts
     values = (0, *(label.value for label in LABELS))
-    one_hot = np.stack([prediction.segmentation == value for value in values]).astype(np.float32)
-    return display_volumes(load_study(dicom_case), prediction.prepared, prediction.cam,
+    one_hot = np.stack([artefacts.segmentation == value for value in values]).astype(np.float32)
+    return display_volumes(load_study(dicom_case), artefacts.prepared, artefacts.cam,
                            TumourProbabilities(one_hot, values))
 
 
 def test_the_key_slices_use_the_pages_display_window(outcome: Outcome, page_display: DisplayVolumes) -> None:
-    prepared = outcome.prediction.prepared
-    sequence, planes = key_slices(prepared.display, prepared.sequences, prepared.grid.affine, None, None,
+    prepared = outcome.prediction.artefacts.prepared
+    sequence, planes = key_slices(prepared.intensities, prepared.sequences, prepared.grid.affine, None, None,
                                   (32, 32, 32))
     window = page_display.windows[prepared.sequences.index(sequence)]
     assert window != (0.0, 1.0) and window[1] > window[0]  # a real window, not the one of an empty volume
@@ -37,9 +37,9 @@ def test_the_key_slices_use_the_pages_display_window(outcome: Outcome, page_disp
 
 def test_the_key_slices_go_through_the_point_the_viewer_starts_at(outcome: Outcome,
                                                                  page_display: DisplayVolumes) -> None:
-    prediction = outcome.prediction
-    grid = prediction.prepared.grid
-    point, what = key_point(grid.affine, grid.shape, prediction.cam, prediction.prepared.brain_mask,
+    artefacts = outcome.prediction.artefacts
+    grid = artefacts.prepared.grid
+    point, what = key_point(grid.affine, grid.shape, artefacts.cam, artefacts.prepared.brain_mask,
                             outcome.report["tumour"])
     assert what == page_display.start_from
     world = grid.affine[:3, :3] @ np.asarray(point, float) + grid.affine[:3, 3]
