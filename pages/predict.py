@@ -19,6 +19,7 @@ from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.display import DisplayVolumes
+from core.regions import MEASURED
 from core.report import ReportRequest
 from core.report.wording import call_sentence, is_call, quality_issues, quality_line
 from core.service import STAGES, Outcome, get_service
@@ -224,11 +225,11 @@ if outcome is not None:
                "why that tumour is or is not methylated.")
     tumour = result.tumour
     if tumour is not None and tumour.found:
-        columns = st.columns(4)
-        for column, region in zip(columns, ("whole", "enhancing", "necrotic", "oedema"), strict=True):
-            column.metric(f"Tumour: {region}", f"{tumour.volumes_ml[region]:.1f} ml",
-                          help="Volume of the model's segmentation of this sub-region (a measurement, not a "
-                               "diagnosis).")
+        columns = st.columns(len(MEASURED))
+        for column, region in zip(columns, MEASURED, strict=True):
+            column.metric(region.name.capitalize(), f"{tumour.volumes_ml[region.key]:.1f} ml",
+                          help=f"Volume of the model's segmentation of the {region.name} (BraTS labels "
+                               f"{', '.join(map(str, region.values))}; a measurement, not a diagnosis).")
         x, y, z = tumour.centre_mm
         st.caption(f"Whole-tumour centre at x {x:+.0f}, y {y:+.0f}, z {z:+.0f} mm (RAS), where the viewer starts; "
                    "the outline is the segmentation overlay below.")

@@ -79,7 +79,7 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
             f"{passed} of {len(checks)} quality checks passed") in " ".join(said)
     assert not any(check.detail in text for check in checks if check.status == "pass" for text in said)
     assert app.session_state["outcome"].prediction.artefacts.cam is not None
-    assert metrics_of(app)["Tumour: whole"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
+    assert metrics_of(app)["Whole tumour"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
     assert EXAMPLES["case-10"].truth == "unmethylated"
 
 

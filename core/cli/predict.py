@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from core.cli import COMMANDS
 from core.errors import EXIT_INPUT, InputError
 from core.notice import RESEARCH_NOTICE
+from core.regions import LABELS
 
 if TYPE_CHECKING:
     from core.inference.report import PredictionResult
@@ -40,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "NIfTI study gets the PDF and the label map as NIfTI with its RAS affine (an SR needs the "
                              "DICOM study's UIDs)")
     parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
-                        "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
+                        "(BraTS labels " + ", ".join(f"{label.value} {label.name}" for label in LABELS)
+                        + ") on the model grid, with its RAS affine")
     parser.add_argument("--export-cam", type=Path, metavar="FILE.nii.gz", help="write the explanation map (where "
                         "the logit comes from, 0 to 1) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)

@@ -1,5 +1,6 @@
-"""The tumour as the model segments it: BraTS label map on the model grid, volumes per sub-region in
-millilitres, the whole tumour's centre in world millimetres, and the label map written as NIfTI."""
+"""The tumour as the model segments it: BraTS label map on the model grid, the volume of every measured region
+(``core.regions.MEASURED``) in millilitres, the whole tumour's centre in world millimetres, and the label map
+written as NIfTI."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ import nibabel as nib
 import numpy as np
 
 from core.preprocess.grid import Grid
-
-REGION_VALUES = {"enhancing": (4,), "necrotic": (1,), "oedema": (2,), "whole": (1, 2, 4)}
-"""BraTS label values of each reported region."""
+from core.regions import MEASURED
 
 
 @dataclass(frozen=True)
 class Tumour:
-    """Volumes (ml) per sub-region and the whole-tumour centre (world mm, RAS; None when nothing is found)."""
+    """Volumes (ml) by region key (whole, core, enhancing, necrotic, oedema) and the whole-tumour centre (world
+    mm, RAS; None when nothing is found)."""
 
     volumes_ml: dict[str, float]
     centre_mm: tuple[float, float, float] | None
@@ -27,7 +27,7 @@ class Tumour:
     def measure(cls, labels: np.ndarray, grid: Grid) -> Tumour:
         """Measure a BraTS label map lying on ``grid``."""
         voxel_ml = abs(float(np.linalg.det(grid.affine[:3, :3]))) / 1000.0
-        volumes = {name: float(np.isin(labels, values).sum() * voxel_ml) for name, values in REGION_VALUES.items()}
+        volumes = {region.key: float(region.mask(labels).sum() * voxel_ml) for region in MEASURED}
         whole = np.argwhere(labels > 0)
         centre = None
         if len(whole):
