@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.errors import InputError, ServiceUnavailable
 from core.service import get_service
+from core.store import STATUSES
 
 st.title("History")
 if not st.session_state.get("admin"):
@@ -17,8 +18,7 @@ st.caption("Every prediction, successful or not, from the pages, the REST API an
            "a salted hash of the study, probability, model revision, timings and status. No patient data.")
 
 columns = st.columns(4)
-statuses = columns[0].multiselect("Status", ["ok", "abstained", "rejected", "failed"],
-                                  default=["ok", "abstained", "rejected", "failed"])
+statuses = columns[0].multiselect("Status", list(STATUSES), default=list(STATUSES))
 user = columns[1].text_input("User (exact)", "")
 since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days=30))
 limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)

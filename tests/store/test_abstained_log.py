@@ -28,8 +28,20 @@ def test_a_version_one_file_keeps_its_rows_and_gains_the_abstained_status(tmp_pa
         connection.execute("INSERT INTO predictions (time, channel, \"user\", model_repo, model_revision, timings_s, "
                            "status) VALUES (now(), 'cli', 'ann', 'r', 'local', '{}', 'ok')")
     store = Store(path)
-    assert store.schema_version == 2
+    assert store.schema_version == MIGRATIONS[-1].version
     old = store.predictions()
     assert old["user"].tolist() == ["ann"] and old["reasons"].isna().all()
     new_id = store.log_prediction(record(status="abstained", reasons=("beyond the OOD threshold",)))
     assert new_id > int(old["id"].iloc[0])
+
+
+def test_a_version_two_file_keeps_its_rows_and_gains_the_refusal_statuses(tmp_path: Path) -> None:
+    path = tmp_path / "v2.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        migrate(DuckDBSession(connection), path, MIGRATIONS[:2])
+        connection.execute("INSERT INTO predictions (time, channel, \"user\", model_repo, model_revision, timings_s, "
+                           "status, reasons) VALUES (now(), 'api', 'ann', 'r', 'local', '{}', 'abstained', '[]')")
+    store = Store(path)
+    for status in ("too_large", "timeout", "disconnected"):
+        store.log_prediction(record(status=status, probability=None, label=None))
+    assert sorted(store.predictions()["status"]) == ["abstained", "disconnected", "timeout", "too_large"]
