@@ -2,9 +2,11 @@
 
 A caller first takes a place (``enter``: refused at once with ``ServiceBusy`` when every slot and every queue place
 is taken), then waits its turn for a slot (``slot``: first come, first served; ``ServiceBusy`` after ``timeout_s``).
-The REST API takes its place before it reads the upload, so a refused request costs no memory and the uploads being
-received are bounded too; the slot is taken only after staging (files on disk), because reading the series is what
-allocates the volumes. The default number of slots comes from the machine's cores and memory (``default_slots``).
+The REST API takes its place only once the upload has fully arrived, so a client that sends headers and then
+nothing holds no place; the uploads being received are bounded apart (``receiving``: at most ``max_receiving`` at
+once, each dropped by core/api/upload.py when it stalls). The slot is taken only after staging (files on disk),
+because reading the series is what allocates the volumes. The default number of slots comes from the machine's
+cores and memory (``default_slots``).
 
 Within their slots, studies share the CPU without oversubscribing it (measured on a 2-core machine):
   - a slot says how many torch threads its study should use (``Slot.threads``, applied with ``use_cpu_share``): all
@@ -50,6 +52,8 @@ UPLOAD_BUDGET_BYTES = 512 * 1024**2
 file under 1 MiB in memory (a .zip goes to disk): four RSNA-size studies sent as ~1,000 files each measured +1.7 GB
 of peak RSS over the same sent as .zip files."""
 QUEUE_PER_SLOT = 4
+RECEIVING_WANTED = 16
+"""Uploads received at once by default, memory permitting: more than a dozen stalled clients can hold at a time."""
 FIRST_RETRY_AFTER_S = 5
 """What a refusal suggests before any prediction has been timed (an RSNA-size study takes a few seconds)."""
 MAX_RETRY_AFTER_S = 300
@@ -66,7 +70,9 @@ class Slot:
 @dataclass(frozen=True)
 class AdmissionStatus:
     """The gate now: its limits; the studies holding a slot (``active``), in line for one (``waiting``), and holding a
-    queue place before that (``staging``: their upload is being received or staged); requests refused so far."""
+    queue place before that (``staging``: their upload has arrived and is being staged); requests refused so far
+    (no place, no slot in time, or no room to receive); uploads whose body is still arriving (``receiving``, at most
+    ``max_receiving``)."""
 
     slots: int
     queue_size: int
@@ -74,6 +80,8 @@ class AdmissionStatus:
     waiting: int
     staging: int
     refused: int
+    receiving: int = 0
+    max_receiving: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,11 +108,15 @@ class Place:
 class AdmissionGate:
     """A bounded number of active slots and a bounded queue of places; thread-safe, slots granted in arrival order."""
 
-    def __init__(self, slots: int, queue_size: int, timeout_s: float, cores: int | None = None) -> None:
-        if slots < 1 or queue_size < 0 or timeout_s < 0:
-            raise ValueError(f"AdmissionGate(slots={slots}, queue_size={queue_size}, timeout_s={timeout_s}); "
-                             "expected slots >= 1, queue_size >= 0 and timeout_s >= 0.")
+    def __init__(self, slots: int, queue_size: int, timeout_s: float, cores: int | None = None,
+                 max_receiving: int = RECEIVING_WANTED) -> None:
+        if slots < 1 or queue_size < 0 or timeout_s < 0 or max_receiving < 1:
+            raise ValueError(f"AdmissionGate(slots={slots}, queue_size={queue_size}, timeout_s={timeout_s}, "
+                             f"max_receiving={max_receiving}); expected slots >= 1, queue_size >= 0, timeout_s >= 0 "
+                             "and max_receiving >= 1.")
         self.slots, self.queue_size, self.timeout_s = slots, queue_size, timeout_s
+        self.max_receiving = max_receiving
+        self._receiving = 0
         self.cores = cores or available_cores()
         self.reading = threading.Lock()
         """Held while a study's series are read: one at a time (GIL-bound)."""
@@ -124,7 +136,24 @@ class AdmissionGate:
         with self._changed:
             waiting = len(self._line)
             return AdmissionStatus(self.slots, self.queue_size, self._active, waiting,
-                                   self._places - self._active - waiting, self._refused)
+                                   self._places - self._active - waiting, self._refused, self._receiving,
+                                   self.max_receiving)
+
+    @contextmanager
+    def receiving(self, retry_after_s: int) -> Iterator[None]:
+        """Hold one of ``max_receiving`` places for an upload whose body is arriving; ServiceBusy at once (counted,
+        suggesting ``retry_after_s``: when a stalled one is dropped at the latest) when all are taken."""
+        with self._changed:
+            if self._receiving >= self.max_receiving:
+                self._refused += 1
+                raise ServiceBusy(f"The service is busy: it is receiving {self._receiving} uploads, its most at "
+                                  f"once; please try again in {retry_after_s} s.", retry_after_s=retry_after_s)
+            self._receiving += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._receiving -= 1
 
     def enter(self) -> Place:
         """A place in the gate now, or ServiceBusy at once when all ``capacity`` places are taken."""
@@ -236,6 +265,15 @@ def default_queue_size(slots: int, memory_bytes: int | None) -> int:
         return wanted
     left = memory_bytes - PROCESS_RESERVE_BYTES - slots * STUDY_BUDGET_BYTES
     return max(1, min(wanted, left // UPLOAD_BUDGET_BYTES))
+
+
+def default_receiving(slots: int, queue_size: int, memory_bytes: int | None) -> int:
+    """Uploads received at once by default: ``RECEIVING_WANTED``, fewer when what memory is left after the app, the
+    slots and the queue cannot hold that many uploads (``UPLOAD_BUDGET_BYTES`` each, as a queue place); at least 2."""
+    if memory_bytes is None:
+        return RECEIVING_WANTED
+    left = memory_bytes - PROCESS_RESERVE_BYTES - slots * STUDY_BUDGET_BYTES - queue_size * UPLOAD_BUDGET_BYTES
+    return max(2, min(RECEIVING_WANTED, left // UPLOAD_BUDGET_BYTES))
 
 
 def _read_text(path: Path) -> str:

@@ -75,7 +75,7 @@ class Service:
         self._started = False
         self.load_seconds: float | None = None
         self.admission = AdmissionGate(self.settings.max_concurrent, self.settings.queue_size,
-                                       self.settings.queue_timeout_s)
+                                       self.settings.queue_timeout_s, max_receiving=self.settings.max_receiving)
 
     @property
     def store(self) -> Store:
@@ -211,6 +211,12 @@ class Service:
         del identity
         # --- end of reports
         return Outcome(prediction, documents)
+
+    def log_refusal(self, status: str, message: str, channel: str, seconds: float, user: str = "anonymous") -> None:
+        """Log an attempt refused before it reached ``predict`` (an upload unreadable, too large, timed out, or
+        abandoned): its status and redacted message, and how long it took (``timings_s.receive``)."""
+        self._log_failure(self._predictor if self._loaded.is_set() else None, user, channel, status, message,
+                          {"receive": seconds}, time.perf_counter() - seconds)
 
     def _log_success(self, prediction: Prediction, user: str, channel: str) -> int | None:
         low, high = prediction.uncertainty.interval90
