@@ -59,7 +59,7 @@ def _check_pace(received: int, elapsed: float, settings: Settings) -> None:
     """UploadTimeout when, past the first ``upload_idle_s``, the body arrives slower than ``upload_min_rate``."""
     if elapsed > settings.upload_idle_s and received < settings.upload_min_rate * elapsed:
         raise UploadTimeout(f"The upload arrived at {received / elapsed / 1024:,.1f} KiB/s on average over "
-                            f"{elapsed:.0f} s; expected at least {settings.upload_min_rate // 1024:,} KiB/s "
+                            f"{elapsed:.1f} s; expected at least {settings.upload_min_rate // 1024:,} KiB/s "
                             "(MGMT_UPLOAD_MIN_RATE_KB). Nothing was kept; send it again on a faster line.")
 
 
