@@ -18,7 +18,7 @@ from tests.api.uploads import study_zip
 from tests.app_server import AppServer
 
 pytestmark = pytest.mark.slow
-IDLE_S = 20
+IDLE_S = 30
 STALLED = 12
 APP_SERVER_ENV = {"MGMT_MAX_CONCURRENT": "1", "MGMT_QUEUE_SIZE": "1", "MGMT_MAX_RECEIVING": "16",
                   "MGMT_UPLOAD_IDLE_S": str(IDLE_S)}
@@ -26,9 +26,15 @@ DECLARED = 500 * 1000 * 1000
 BOUNDARY = "stalled-boundary"
 
 
+def post_study(server: AppServer, study: Path) -> requests.Response:
+    return requests.post(f"{server.url}/api/predict", files={"study": ("study.zip", study_zip(study))}, timeout=300)
+
+
 @pytest.fixture(scope="module")
-def ready(app_server: AppServer) -> AppServer:
+def ready(app_server: AppServer, synthetic_case: Path) -> AppServer:
+    """The app with its model loaded and one prediction made (the first pays for lazy imports)."""
     assert app_server.wait_for_model()["model"]["state"] == "ready"
+    assert post_study(app_server, synthetic_case).status_code == 200
     return app_server
 
 
@@ -57,13 +63,16 @@ def answer_of(connection: socket.socket) -> tuple[int, dict]:
 
 
 def nothing_received(connection: socket.socket) -> bool:
+    """Whether the server has neither answered nor closed the connection yet."""
+    timeout = connection.gettimeout()
     connection.setblocking(False)
     try:
-        return not connection.recv(1, socket.MSG_PEEK) and False
+        connection.recv(1, socket.MSG_PEEK)
     except BlockingIOError:
         return True
     finally:
-        connection.setblocking(True)
+        connection.settimeout(timeout)
+    return False
 
 
 @pytest.fixture
@@ -85,10 +94,9 @@ def test_a_valid_prediction_is_served_while_a_dozen_uploads_stall(ready: AppServ
                                                                   stalled: list[socket.socket]) -> None:
     status = admission(ready)
     assert (status["staging"], status["waiting"], status["active"]) == (0, 0, 0)  # no queue place, no slot
-    answer = requests.post(f"{ready.url}/api/predict", files={"study": ("study.zip", study_zip(synthetic_case))},
-                           timeout=300)
-    assert answer.status_code == 200 and 0.0 <= answer.json()["probability"] <= 1.0
+    answer = post_study(ready, synthetic_case)
     assert all(nothing_received(connection) for connection in stalled)  # still open, still waiting
+    assert answer.status_code == 200 and 0.0 <= answer.json()["probability"] <= 1.0
     assert admission(ready)["receiving"] == STALLED
 
 
