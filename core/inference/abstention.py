@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.inference.ood import OodScore
+from core.inference.tolerance import reaches
 from core.quality.result import QualityCheck
 
 INDETERMINATE = "indeterminate"
@@ -32,7 +33,7 @@ def decide(probability: float, interval90: tuple[float, float], threshold: float
     if reasons:
         return Decision(INDETERMINATE, True, tuple(reasons))
     low, high = interval90
-    if low < threshold <= high:
+    if not reaches(low, threshold) and reaches(high, threshold):  # within 1e-6 of it counts as at the threshold
         return Decision(INDETERMINATE, False, (
             f"The 90% interval {low:.2f}-{high:.2f} straddles the decision threshold {threshold:.2f}: no call.",))
-    return Decision(labels[int(probability >= threshold)], False, ())
+    return Decision(labels[int(reaches(probability, threshold))], False, ())

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
 
+from core.inference.tolerance import beyond
+
 OOD_FILE = "ood.json"
 THRESHOLD_PERCENTILE = 99.0
 """Percentile of in-distribution (out-of-fold) distances beyond which a study is out of distribution."""
@@ -63,7 +65,8 @@ class OodScore:
 
     @property
     def beyond(self) -> bool:
-        return self.score > self.threshold
+        """The score exceeds the threshold by more than floating-point noise (core/inference/tolerance.py)."""
+        return beyond(self.score, self.threshold)
 
     def to_json(self) -> dict[str, float]:
         return {"score": round(self.score, 4), "threshold": round(self.threshold, 4)}
