@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.admission import (
+    RECEIVING_WANTED,
     STUDY_BUDGET_BYTES,
     available_cores,
     available_memory_bytes,
     default_queue_size,
-    default_receiving,
+    default_receiving_bytes,
     default_slots,
 )
 from core.errors import ServiceUnavailable, SettingsError
@@ -71,8 +72,10 @@ class Settings:
     model_revision: str | None = None
     skull_strip: str | None = None  # None: as the model's config.json says; else forced (auto, always, never)
     salt: str | None = None
-    max_receiving: int = 16
+    max_receiving: int = 32
     """``MGMT_MAX_RECEIVING``: uploads whose body may be arriving at once (apart from the slots and the queue)."""
+    receiving_bytes: int | None = None
+    """``MGMT_RECEIVING_MB``: bytes those uploads may hold together; None: no bound (memory unknown)."""
     upload_idle_s: float = 15.0
     """``MGMT_UPLOAD_IDLE_S``: an upload that sends no byte for this long is dropped (408)."""
     upload_min_rate: int = 50 * 1024
@@ -148,16 +151,22 @@ DEFAULT_MAX_VOXELS = STUDY_BUDGET_BYTES // 8
 """One sequence's voxels by default: half the study's (an RSNA-size T2w of 408 x 512 x 512 is 107 M)."""
 
 
-def _upload_limits(slots: int, queue_size: int, memory: int | None) -> dict[str, int | float]:
+def _upload_limits(slots: int, queue_size: int, memory: int | None) -> dict[str, int | float | None]:
     """The limits on receiving uploads and on what a study may cost (docs/api-limits.md)."""
     seconds = "a number of seconds"
     return {
-        "max_receiving": _int_env("MGMT_MAX_RECEIVING", default_receiving(slots, queue_size, memory), minimum=1),
+        "max_receiving": _int_env("MGMT_MAX_RECEIVING", RECEIVING_WANTED, minimum=1),
+        "receiving_bytes": _receiving_bytes(default_receiving_bytes(slots, queue_size, memory)),
         "upload_idle_s": _number_env("MGMT_UPLOAD_IDLE_S", 15.0, float, seconds, minimum=0.1),
         "upload_min_rate": _int_env("MGMT_UPLOAD_MIN_RATE_KB", 50, minimum=0) * 1024,
         "upload_max_s": _number_env("MGMT_UPLOAD_MAX_S", 600.0, float, seconds, minimum=0.1),
         "max_study_voxels": _int_env("MGMT_MAX_STUDY_VOXELS", STUDY_BUDGET_BYTES // 4, minimum=1),
     }
+
+
+def _receiving_bytes(default: int | None) -> int | None:
+    megabytes = _int_env("MGMT_RECEIVING_MB", 0, minimum=1)
+    return megabytes * 1024**2 if megabytes else default
 
 
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")

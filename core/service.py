@@ -75,7 +75,8 @@ class Service:
         self._started = False
         self.load_seconds: float | None = None
         self.admission = AdmissionGate(self.settings.max_concurrent, self.settings.queue_size,
-                                       self.settings.queue_timeout_s, max_receiving=self.settings.max_receiving)
+                                       self.settings.queue_timeout_s, max_receiving=self.settings.max_receiving,
+                                       receiving_bytes=self.settings.receiving_bytes)
 
     @property
     def store(self) -> Store:

@@ -11,6 +11,7 @@ Predictions get their own threads, one per place: Streamlit sizes AnyIO's shared
 from __future__ import annotations
 
 import json
+import math
 import time
 from functools import partial
 from typing import Any
@@ -64,9 +65,22 @@ def upload_limits(settings: Settings) -> dict[str, Any]:
     """What an upload may take and cost (health's ``limits``; docs/api-limits.md)."""
     return {"max_upload_bytes": settings.max_upload_bytes, "max_unzipped_bytes": settings.max_unzipped_bytes,
             "max_files": settings.max_zip_entries, "max_receiving": settings.max_receiving,
+            "receiving_bytes": settings.receiving_bytes,
             "upload_idle_s": settings.upload_idle_s, "upload_min_rate_bytes_s": settings.upload_min_rate,
             "upload_max_s": settings.upload_max_s, "max_voxels": settings.max_voxels,
             "max_study_voxels": settings.max_study_voxels, "max_dimension": settings.max_dimension}
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float as None: JSON has no NaN, and a measurement that is undefined for a
+    study (a correlation of a constant series) must not turn its answer into a 500."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
 
 
 def refusal_status(err: BaseException) -> str | None:
@@ -96,7 +110,7 @@ async def predict(request: Request) -> Response:
             await run_in_threadpool(service.log_refusal, status, message, "api", time.perf_counter() - started)
         raise
     if reports is None:
-        return JSONResponse(outcome.report)
+        return JSONResponse(finite(outcome.report))
     kind = reports.kinds[0]
     if kind in outcome.documents.refused:
         raise InputError(outcome.documents.refused[kind])

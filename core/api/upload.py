@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from core.admission import AdmissionGate
+from core.admission import AdmissionGate, Reception
 from core.config import Settings
 from core.errors import InputError, UploadTimeout, UploadTooLarge
 from core.ingest import UploadedFile
@@ -63,9 +63,10 @@ def _check_pace(received: int, elapsed: float, settings: Settings) -> None:
                             "(MGMT_UPLOAD_MIN_RATE_KB). Nothing was kept; send it again on a faster line.")
 
 
-async def _counted(request: Request, settings: Settings) -> AsyncIterator[bytes]:
-    """The request body chunk by chunk; UploadTooLarge as soon as it passes the limit, UploadTimeout when it
-    stalls (no byte for ``upload_idle_s``), crawls (``_check_pace``) or outlasts ``upload_max_s``."""
+async def _counted(request: Request, settings: Settings, reception: Reception | None) -> AsyncIterator[bytes]:
+    """The request body chunk by chunk, charged to ``reception``; UploadTooLarge as soon as it passes the limit,
+    UploadTimeout when it stalls (no byte for ``upload_idle_s``), crawls (``_check_pace``) or outlasts
+    ``upload_max_s``."""
     received, started = 0, time.monotonic()
     deadline = started + settings.upload_max_s
     async with aclosing(request.stream()) as chunks:
@@ -84,6 +85,8 @@ async def _counted(request: Request, settings: Settings) -> AsyncIterator[bytes]
             received += len(chunk)
             if received > settings.max_upload_bytes:
                 raise UploadTooLarge(_too_large(settings))
+            if reception is not None:
+                reception.charge(len(chunk))
             _check_pace(received, time.monotonic() - started, settings)
             yield chunk
 
@@ -104,14 +107,16 @@ def _chosen(part: UploadFile) -> bool:
 async def received_files(request: Request, settings: Settings,
                          gate: AdmissionGate | None = None) -> AsyncIterator[list[UploadedFile]]:
     """The uploaded files with their relative paths as sent; their spooled copies are gone after the block.
-    With ``gate``, the body is received in one of its ``max_receiving`` places (ServiceBusy when none is free)."""
+    With ``gate``, the body is received in one of its ``max_receiving`` places and charged to its ``receiving_bytes``
+    (ServiceBusy when no place is free or the bytes would pass it)."""
     _require_multipart(request)
     check_declared_size(request, settings)
-    parser = MultiPartParser(request.headers, _counted(request, settings), max_files=settings.max_zip_entries,
-                             max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
     receiving = gate.receiving(math.ceil(settings.upload_idle_s)) if gate is not None else nullcontext()
     try:
-        with receiving:
+        with receiving as reception:
+            parser = MultiPartParser(request.headers, _counted(request, settings, reception),
+                                     max_files=settings.max_zip_entries, max_fields=MAX_FIELDS,
+                                     max_part_size=MAX_FIELD_BYTES)
             form = await parser.parse()  # on failure the parser closes the files it spooled
     except MultiPartException as err:
         if err.message.startswith("Too many files"):

@@ -113,3 +113,11 @@ def test_a_stalled_upload_gives_its_receiving_place_back_and_holds_no_queue_plac
     assert set(seen) == {(1, 0)}  # receiving, and no place of the queue or a slot taken meanwhile
     assert gate.status().receiving == 0
     assert _receive(PacedBody(chunks, 0.0), _settings(), content_type, gate) == ["case.zip"]
+
+
+def test_an_upload_that_would_pass_the_bytes_being_received_is_busy() -> None:
+    gate = AdmissionGate(slots=1, queue_size=0, timeout_s=1, max_receiving=4, receiving_bytes=32 * 1024)
+    content_type, chunks = _study_body()
+    with pytest.raises(ServiceBusy, match="the uploads it is receiving hold 32,768 bytes, its most at once is 32,768"):
+        _receive(PacedBody(chunks, 0.0), _settings(), content_type, gate)
+    assert (gate.status().receiving_bytes, gate.status().refused) == (0, 1)
