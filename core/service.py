@@ -164,7 +164,7 @@ class Service:
         """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix.
 
         Admission: a place in ``self.admission`` (``place``, when the caller took one already, as the REST API does
-        before reading the upload), then, after staging (files on disk), a slot for reading the series (which
+        once the upload has arrived), then, after staging (files on disk), a slot for reading the series (which
         allocates the volumes) and scoring; ServiceBusy, not logged, when there is no place or no slot in time.
         Every other failure is logged with the status its kind has in ``core.errors.DISPOSITIONS``.
         ``reports``: the documents to make (``Outcome.documents``) from the prediction and the source's identity,
