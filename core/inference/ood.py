@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +42,15 @@ def feature_layer(model: torch.nn.Module) -> str:
 
 @contextlib.contextmanager
 def pooled_features(model: torch.nn.Module) -> Iterator[list[np.ndarray]]:
-    """While open, every forward pass appends its (batch, channels) global average of ``feature_layer``."""
+    """While open, every forward pass of the calling thread appends its (batch, channels) global average of
+    ``feature_layer``; passes of other threads (other studies scored at once by the same model) are not kept."""
     captured: list[np.ndarray] = []
     module = dict(model.named_modules())[feature_layer(model)]
+    owner = threading.get_ident()
 
     def keep(_module, _inputs, output) -> None:
-        captured.append(output.detach().float().flatten(2).mean(dim=2).cpu().numpy())
+        if threading.get_ident() == owner:
+            captured.append(output.detach().float().flatten(2).mean(dim=2).cpu().numpy())
 
     handle = module.register_forward_hook(keep)
     try:

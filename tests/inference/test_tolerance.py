@@ -1,8 +1,9 @@
-"""Decisions at a threshold do not flip on floating-point noise: the thread count changes the OOD distance in its
-7th digit, and a value within 1e-6 (relative) of a threshold counts as at it."""
+"""Decisions at a threshold do not flip on floating-point noise (the thread count changes the OOD distance in its
+7th digit, and a value within 1e-6 (relative) of a threshold counts as at it), nor on other studies scored at once."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,24 @@ def test_one_and_two_threads_differ_by_less_than_the_tolerance(synthetic_case: P
     assert abs(one.probability - two.probability) <= DECISION_TOLERANCE * one.probability
     if one.ood is not None:
         assert abs(one.ood.score - two.ood.score) <= DECISION_TOLERANCE * one.ood.threshold
+
+
+def test_studies_scored_at_once_keep_their_own_ood_distance(synthetic_case: Path, threads_restored) -> None:
+    predictor, study = Predictor.load(), load_study(synthetic_case)
+    torch.set_num_threads(1)
+    alone = predictor.predict(study, with_cam=True)
+    scored: list = []
+
+    def score() -> None:
+        torch.set_num_threads(1)
+        scored.extend(predictor.predict(study, with_cam=True) for _ in range(2))
+
+    workers = [threading.Thread(target=score) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(600)
+    assert len(scored) == 6
+    assert {(p.label, p.abstained, p.reasons) for p in scored} == {(alone.label, alone.abstained, alone.reasons)}
+    if alone.ood is not None:
+        assert {p.ood.score for p in scored} == {alone.ood.score}  # one thread each: the same figure exactly
