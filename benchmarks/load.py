@@ -314,10 +314,9 @@ def hostile(args: argparse.Namespace) -> None:
     """Valid clients alone, then beside the attackers, then the widest accepted upload alone (see the docstring)."""
     from hostile_mix import attacks, print_attacks, wait_for
 
+    from core.synth.cases import write_case
     from tests.api.uploads import study_zip
     from tests.app_server import running_app
-
-    from core.synth.cases import write_case
 
     base = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-hostile-"))
     small = base / "small" / "train" / "00003"

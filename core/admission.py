@@ -4,9 +4,9 @@ A caller first takes a place (``enter``: refused at once with ``ServiceBusy`` wh
 is taken), then waits its turn for a slot (``slot``: first come, first served; ``ServiceBusy`` after ``timeout_s``).
 The REST API takes its place only once the upload has fully arrived, so a client that sends headers and then
 nothing holds no place; the uploads being received are bounded apart (``receiving``: at most ``max_receiving`` at
-once, holding at most ``receiving_bytes`` together, each dropped by core/api/upload.py when it stalls). The slot is taken only after staging (files on disk),
-because reading the series is what allocates the volumes. The default number of slots comes from the machine's
-cores and memory (``default_slots``).
+once, holding at most ``receiving_bytes`` together, each dropped by core/api/upload.py when it stalls). The slot
+is taken only after staging (files on disk), because reading the series is what allocates the volumes. The default
+number of slots comes from the machine's cores and memory (``default_slots``).
 
 Within their slots, studies share the CPU without oversubscribing it (measured on a 2-core machine):
   - a slot says how many torch threads its study should use (``Slot.threads``, applied with ``use_cpu_share``): all

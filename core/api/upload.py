@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager, nullcontext
 
 import anyio
-
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser

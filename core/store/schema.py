@@ -69,8 +69,8 @@ _STATUSES_V3 = "'ok', 'abstained', 'rejected', 'too_large', 'timeout', 'disconne
 
 def _predictions_table(name: str, statuses: str) -> str:
     """The prediction log's table (version 2 columns) under ``name``, its status one of ``statuses``."""
-    return _PREDICTIONS.replace("predictions (", f"{name} (").replace(
-        "'ok', 'rejected', 'failed'", statuses).replace("error VARCHAR)", "error VARCHAR,\n            reasons VARCHAR)")
+    table = _PREDICTIONS.replace("predictions (", f"{name} (").replace("'ok', 'rejected', 'failed'", statuses)
+    return table.replace("error VARCHAR)", "error VARCHAR,\n            reasons VARCHAR)")
 
 
 def _in_postgresql(statement: str) -> str:
