@@ -144,12 +144,12 @@ def outcome(predictor, folder: Path) -> tuple[str, list[str]]:
     from core.ingest import load_study
 
     try:
-        prediction = predictor.predict(load_study(folder), with_cam=False)
+        result = predictor.predict(load_study(folder), with_cam=False).result
     except InputError as err:
         return "rejected", [err.user_message.splitlines()[0][:160]]
-    if prediction.abstained:
-        return "abstained", list(prediction.reasons)
-    return ("indeterminate" if prediction.label == "indeterminate" else "answered"), []
+    if result.abstained:
+        return "abstained", list(result.reasons)
+    return ("indeterminate" if result.label == "indeterminate" else "answered"), []
 
 
 def row(name: str, results: list[tuple[str, list[str]]]) -> str:
@@ -172,7 +172,8 @@ def cam_sanity(predictor, folders: list[Path]) -> None:
     for folder in folders:
         study = load_study(folder)
         ours, theirs = predictor.predict(study), random.predict(study)
-        values.append(map_rank_correlation(ours.cam, theirs.cam, ours.prepared.brain_mask))
+        values.append(map_rank_correlation(ours.artefacts.cam, theirs.artefacts.cam,
+                                           ours.artefacts.prepared.brain_mask))
         print(f"{folder.name}: rank correlation {values[-1]:+.3f}")
     print(f"Grad-CAM vs randomised weights: median rank correlation {np.median(values):+.3f} "
           f"(range {min(values):+.3f} to {max(values):+.3f}, {len(values)} cases)")

@@ -61,7 +61,7 @@ def main() -> None:
             prediction = predictor.predict(study, with_cam=with_cam, with_contributions=with_contributions,
                                            with_display=with_display)
             total = time.perf_counter() - started
-            runs[name].append({"read": read, **dict(prediction.timings), "total": total})
+            runs[name].append({"read": read, **dict(prediction.result.timings), "total": total})
     floor_s = statistics.median(floors)
     print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
           f"repeats {args.repeats}")
@@ -96,7 +96,7 @@ def display_step(study, prediction, repeats: int) -> None:
     walls, cpus = [], []
     for _ in range(repeats):
         started, cpu = time.perf_counter(), time.process_time()
-        display_volumes(study, prediction.prepared, prediction.cam)
+        display_volumes(study, prediction.artefacts.prepared, prediction.artefacts.cam)
         walls.append(time.perf_counter() - started)
         cpus.append(time.process_time() - cpu)
     print(f"display step alone, {repeats} runs: wall median {statistics.median(walls):.3f} s, min {min(walls):.3f} s "
@@ -112,14 +112,15 @@ def viewer_payload(prediction) -> None:
     from core.figures.slices import cam_in_brain, default_indices
     from core.figures.viewer import linked_figure
 
-    display, prepared = prediction.display, prediction.prepared
+    display, prepared = prediction.artefacts.viewer, prediction.artefacts.prepared
     print(f"viewer volumes: grid {' x '.join(map(str, display.grid.shape))} of {display.spacing_mm:.2f} mm, "
           f"{display.nbytes / 1e6:.1f} MB in memory (uint8); the model grid: "
           f"{' x '.join(map(str, prepared.grid.shape))} of {prepared.grid.affine[0, 0]:.2f} mm")
-    cam = cam_in_brain(prediction.cam, prepared.brain_mask)
+    cam = cam_in_brain(prediction.artefacts.cam, prepared.brain_mask)
     start = default_indices(prepared.grid.shape, cam)
-    before = {view: len(plotly.io.to_json(slice_figure(prepared.display, prepared.sequences, view, start[view], cam),
-                                          validate=False)) for view in start}
+    before = {view: len(plotly.io.to_json(
+        slice_figure(prepared.intensities, prepared.sequences, view, start[view], cam), validate=False))
+        for view in start}
     print("figure payload before (model grid, one figure per view, each 4 sequences + Grad-CAM): "
           + ", ".join(f"{view} {size / 1e3:.0f} kB" for view, size in before.items())
           + f"; all three {sum(before.values()) / 1e3:.0f} kB")

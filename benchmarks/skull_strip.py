@@ -25,8 +25,8 @@ def main() -> None:
     import torch
 
     from core.ingest import load_study
-    from core.model.config import Preprocessing
     from core.preprocess import prepare
+    from core.preprocess.settings import Preprocessing
     from core.synth.cases import write_case
     from tests.preprocess.test_skull import _true_mask_on_grid, dice
 

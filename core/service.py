@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +22,15 @@ from core.config import Settings, get_settings
 from core.errors import ModelUnavailable, ServiceUnavailable, disposition
 from core.ingest import UploadedFile, staged
 from core.ingest.gc_pause import collector_paused
-from core.ingest.loader import read_study_and_identity, source_name
+from core.ingest.loader import read_study_and_identity, read_study_folder, source_name
 from core.report import Documents, ReportRequest, load_report_writers, make_documents
 from core.store import PredictionRecord, Store
 
 if TYPE_CHECKING:  # torch and MONAI load with the model, in the background, so the server is up at once
     from core.inference import Prediction, Predictor
+    from core.ingest import Study
 
-from core.inference.report import Timings
+from core.inference.report import PredictionResult, Timings
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -46,7 +47,7 @@ class Outcome:
     """A finished prediction (timings of every stage, whether and where it was logged) and its JSON report."""
 
     prediction: Prediction
-    documents: Documents | None = None  # reports (issue 14): the PDF and DICOM SR asked for, in memory only
+    documents: Documents | None = None  # the PDF and DICOM SR asked for, in memory only
 
     @property
     def report(self) -> dict[str, Any]:
@@ -127,7 +128,7 @@ class Service:
             raise ModelUnavailable(
                 f"The model '{named}' could not be loaded ({type(err).__name__}: {str(err)[:300]}); expected a "
                 "readable config.json and model.safetensors written by save_pretrained (check MGMT_MODEL_REPO). "
-                "The server log has the details.") from err
+                "The log has the details.") from err
 
     def _import_training_cohort(self, predictor: Predictor) -> None:
         """The model's out-of-fold predictions into the store, for the Cohort page; a store problem is logged,
@@ -197,20 +198,19 @@ class Service:
                 message = getattr(err, "user_message", None) or f"{type(err).__name__}: {err}"
                 self._log_failure(predictor, user, channel, status, message, timings, started)
             raise
-        prediction = replace(prediction, timings=Timings.of(timings) + prediction.timings
-                             + Timings.of({"total": time.perf_counter() - started}))
-        log_id = self._log_success(prediction, user, channel) if log else None
-        prediction = replace(prediction, logged=log_id is not None, log_id=log_id)
-        # --- reports (issue 14): made while the identity is in memory; it goes no further than the documents
+        prediction = prediction.with_result(timings=Timings.of(timings) + prediction.result.timings
+                                            + Timings.of({"total": time.perf_counter() - started}))
+        log_id = self._log_success(prediction.result, user, channel) if log else None
+        prediction = prediction.with_result(logged=log_id is not None, log_id=log_id)
+        # the reports are made while the identity is in memory; it goes no further than the documents
         documents = None
         if reports is not None:
             report_started = time.perf_counter()
             documents = make_documents(prediction, prediction.to_json(), identity, reports)
-            prediction = replace(prediction, timings=prediction.timings.without("total")
-                                 + Timings.of({"reports": time.perf_counter() - report_started,
-                                               "total": time.perf_counter() - started}))
+            prediction = prediction.with_result(timings=prediction.result.timings.without("total")
+                                                + Timings.of({"reports": time.perf_counter() - report_started,
+                                                              "total": time.perf_counter() - started}))
         del identity
-        # --- end of reports
         return Outcome(prediction, documents)
 
     def log_refusal(self, status: str, message: str, channel: str, seconds: float, user: str = "anonymous") -> None:
@@ -219,17 +219,26 @@ class Service:
         self._log_failure(self._predictor if self._loaded.is_set() else None, user, channel, status, message,
                           {"receive": seconds}, time.perf_counter() - seconds)
 
-    def _log_success(self, prediction: Prediction, user: str, channel: str) -> int | None:
-        low, high = prediction.uncertainty.interval90
+    def inspect(self, source: Source) -> Study:
+        """Read one study as a prediction reads it, under the same admission (a place, then a slot while the series
+        are read), without the model and without logging; InputError for anything the user can fix."""
+        with self.admission.enter() as place, staged(source, self.settings) as folder, \
+                self.admission.slot(place) as slot:
+            use_cpu_share(slot.threads)
+            with self.admission.reading, collector_paused():
+                return read_study_folder(folder, source_name(source), self.settings)
+
+    def _log_success(self, result: PredictionResult, user: str, channel: str) -> int | None:
+        low, high = result.uncertainty.interval90
         record = PredictionRecord(
-            channel=channel, user=user, status="abstained" if prediction.abstained else "ok",
-            study_hash=prediction.study_hash,
-            probability=prediction.probability, label=prediction.label,
-            uncertainty_std=prediction.uncertainty.std, interval_low=low, interval_high=high,
-            model_repo=prediction.provenance.repo, model_revision=prediction.provenance.revision,
-            preprocessing_version=prediction.provenance.preprocessing_version,
-            timings_s=prediction.timings.to_json(), error=None,
-            reasons=tuple(redact(reason) for reason in prediction.reasons) if prediction.abstained else ())
+            channel=channel, user=user, status="abstained" if result.abstained else "ok",
+            study_hash=result.study_hash,
+            probability=result.probability, label=result.label,
+            uncertainty_std=result.uncertainty.std, interval_low=low, interval_high=high,
+            model_repo=result.provenance.repo, model_revision=result.provenance.revision,
+            preprocessing_version=result.provenance.preprocessing_version,
+            timings_s=result.timings.to_json(), error=None,
+            reasons=tuple(redact(reason) for reason in result.reasons) if result.abstained else ())
         return self._write_log(record)
 
     def _log_failure(self, predictor: Predictor | None, user: str, channel: str, status: str, message: str,

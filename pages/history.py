@@ -8,7 +8,6 @@ import streamlit as st
 
 from core.errors import InputError, ServiceUnavailable
 from core.service import get_service
-from core.store import STATUSES
 
 st.title("History")
 if not st.session_state.get("admin"):
@@ -17,30 +16,31 @@ if not st.session_state.get("admin"):
 st.caption("Every prediction, successful or not, from the pages, the REST API and the command line: time, user, "
            "a salted hash of the study, probability, model revision, timings and status. No patient data.")
 
-columns = st.columns(4)
-statuses = columns[0].multiselect("Status", list(STATUSES), default=list(STATUSES))
-user = columns[1].text_input("User (exact)", "")
-since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days=30))
-limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)
-
+STATUS_LABELS = {"ok": "ok", "abstained": "abstained", "rejected": "rejected (input)",
+                 "too_large": "too large", "timeout": "timed out", "disconnected": "client gone", "failed": "failed"}
 try:
-    log = get_service().store.predictions(int(limit), user=user.strip().lower() or None,
-                                      since=datetime.combine(since, time.min, tzinfo=UTC))
+    store = get_service().store
+    revisions = store.model_revisions()
+    columns = st.columns(4)
+    statuses = columns[0].multiselect("Status", list(STATUS_LABELS), default=list(STATUS_LABELS))
+    user = columns[1].text_input("User (exact)", "")
+    since = columns[2].date_input("Since", datetime.now(UTC).date() - timedelta(days=30))
+    limit = columns[3].number_input("At most", min_value=10, max_value=100_000, value=1000, step=100)
+    chosen = st.multiselect("Model revision", revisions, default=revisions) if len(revisions) > 1 else None
+    filters = {"status": statuses, "user": user.strip().lower() or None, "model_revision": chosen,
+               "since": datetime.combine(since, time.min, tzinfo=UTC)}
+    log = store.predictions(int(limit), **filters)
+    counts = store.prediction_counts(**filters)
 except (InputError, ServiceUnavailable) as err:  # the database is busy or unusable: say so, keep the page up
     st.error(err.user_message, icon=":material/error:")
     st.stop()
-log = log[log["status"].isin(statuses)]
-revisions = sorted(log["model_revision"].dropna().unique())
-if len(revisions) > 1:
-    chosen = st.multiselect("Model revision", revisions, default=revisions)
-    log = log[log["model_revision"].isin(chosen)]
 
-counts = log["status"].value_counts()
-summary = st.columns(4)
-summary[0].metric("Predictions", len(log))
-summary[1].metric("ok", int(counts.get("ok", 0)))
-summary[2].metric("rejected (input)", int(counts.get("rejected", 0)))
-summary[3].metric("failed", int(counts.get("failed", 0)))
+summary = st.columns(1 + len(STATUS_LABELS))
+summary[0].metric("Predictions", sum(counts.values()))
+for column, (status, label) in zip(summary[1:], STATUS_LABELS.items(), strict=True):
+    column.metric(label, counts[status])
+if len(log) < sum(counts.values()):
+    st.caption(f"The newest {len(log)} of {sum(counts.values())} matching rows are shown (raise 'At most').")
 st.dataframe(log, hide_index=True, column_config={
     "probability": st.column_config.NumberColumn(format="%.3f"),
     "time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),

@@ -10,7 +10,8 @@ import streamlit as st
 
 from core.errors import BUG, disposition, user_message
 from core.inference.report import SequenceSource, sequence_table
-from core.ingest import UploadedFile, load_study
+from core.ingest import UploadedFile
+from core.service import get_service
 
 st.title("Inspect a study")
 st.write(
@@ -22,7 +23,7 @@ if uploads:
     files = [UploadedFile(relative_path=u.name, content=u.getvalue()) for u in uploads]
     try:
         with st.spinner("Reading the series..."):
-            study = load_study(files)
+            study = get_service().inspect(files)
     except Exception as err:  # the upload's fault, the service's, or a bug: each says so, never a traceback
         if disposition(err) is BUG:
             logging.getLogger(__name__).exception("inspect failed")

@@ -84,10 +84,11 @@ if st.button("Predict", type="primary", disabled=source is None, key="predict"):
                                                                  "try again." if busy else ""))
         else:
             bar.progress(1.0, text="done")
-            status.update(label=f"Done in {outcome.prediction.timings['total']:.1f} s", state="complete",
+            status.update(label=f"Done in {outcome.prediction.result.timings['total']:.1f} s", state="complete",
                           expanded=False)
             st.session_state["outcome"] = outcome
-            st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.probability)
+            if not outcome.prediction.result.abstained:  # the Cohort page marks calls, not abstentions
+                st.session_state.setdefault("session_probabilities", []).append(outcome.prediction.result.probability)
         finally:
             if not busy:
                 st.session_state["upload_round"] += 1  # a fresh uploader: the uploaded bytes are released
@@ -126,7 +127,7 @@ def cursor_to_start(display: DisplayVolumes) -> None:
 @st.fragment
 def viewer(outcome: Outcome) -> None:
     """The four sequences at the study's own resolution in three planes through one cursor, with the overlays."""
-    display = outcome.prediction.display
+    display = outcome.prediction.artefacts.viewer
     if st.session_state.get("cursor-of") is not outcome:  # a new prediction: the cursor starts at its centre
         st.session_state["cursor-of"] = outcome
         cursor_to_start(display)
@@ -155,65 +156,61 @@ def viewer(outcome: Outcome) -> None:
 
 outcome: Outcome | None = st.session_state.get("outcome")
 if outcome is not None:
-    prediction = outcome.prediction
+    result = outcome.prediction.result
     st.divider()
-    # --- issue 13: abstention banner, "show anyway" ---
     show_answer = True
-    if prediction.abstained:
-        st.error("**No answer: the tool abstains on this study.** " + " ".join(prediction.reasons),
+    if result.abstained:
+        st.error("**No answer: the tool abstains on this study.** " + " ".join(result.reasons),
                  icon=":material/block:")
         show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
-    elif prediction.label == "indeterminate":
-        st.warning(" ".join(prediction.reasons), icon=":material/help:")
-    # --- end issue 13 ---
+    elif result.label == "indeterminate":
+        st.warning(" ".join(result.reasons), icon=":material/help:")
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
         if show_answer:
-            st.plotly_chart(gauge_figure(prediction.probability, prediction.uncertainty.interval90,
-                                         prediction.threshold, prediction.label, greyed=prediction.abstained),
+            st.plotly_chart(gauge_figure(result.probability, result.uncertainty.interval90,
+                                         result.threshold, result.label, greyed=result.abstained),
                             key="gauge")
     with facts_column:
-        low, high = prediction.uncertainty.interval90
+        low, high = result.uncertainty.interval90
         if show_answer:
-            st.metric("P(methylated)", f"{prediction.probability:.3f}", help="The probability that the tumour's "
+            st.metric("P(methylated)", f"{result.probability:.3f}", help="The probability that the tumour's "
                       "MGMT promoter is methylated, according to the model in use (the Model page says what it was "
                       "trained on; the bundled one saw synthetic data only).")
-        provenance = prediction.provenance
+        provenance = result.provenance
         interval = f"{low:.3f} to {high:.3f}" if show_answer else "hidden"
-        st.markdown(f"**Label:** {prediction.label} (threshold {prediction.threshold:.2f})  \n"
-                    f"**90% interval:** {interval} ({prediction.uncertainty.method})  \n"
+        st.markdown(f"**Label:** {result.label} (threshold {result.threshold:.2f})  \n"
+                    f"**90% interval:** {interval} ({result.uncertainty.method})  \n"
                     f"**Model:** `{provenance.repo}` @ `{provenance.revision}`, preprocessing "
                     f"v{provenance.preprocessing_version}  \n"
-                    "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
+                    "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings))
         st.caption(RESEARCH_NOTICE)
-    for warning in prediction.warnings:
+    for warning in result.warnings:
         st.warning(warning, icon=":material/info:")
-    # --- issue 13: quality panel and per-sequence contributions ---
     quality_column, contributions_column = st.columns([3, 2])
     with quality_column:
         st.subheader("Quality checks")
-        st.markdown("  \n".join(quality_lines(prediction.quality)))
-        if prediction.ood is not None:
-            ood = prediction.ood
+        st.markdown("  \n".join(quality_lines(result.quality)))
+        if result.ood is not None:
+            ood = result.ood
             st.caption(f"Out-of-distribution score {ood.score:.1f} (threshold {ood.threshold:.1f})")
-        if prediction.missing:
-            st.caption("Missing sequences: " + ", ".join(prediction.missing))
+        if result.missing:
+            st.caption("Missing sequences: " + ", ".join(result.missing))
     with contributions_column:
-        if prediction.contributions and show_answer:
-            st.plotly_chart(contributions_figure(prediction.contributions), key="contributions")
-    # --- end issue 13 ---
+        if result.contributions and show_answer:
+            st.plotly_chart(contributions_figure(result.contributions), key="contributions")
     st.subheader("Which series became which sequence")
-    st.dataframe(pd.DataFrame(sequence_table(prediction.sequences)), hide_index=True)
+    st.dataframe(pd.DataFrame(sequence_table(result.sequences)), hide_index=True)
     st.subheader("Where the model looked")
-    prepared, display = prediction.prepared, prediction.display
+    prepared, display = outcome.prediction.artefacts.prepared, outcome.prediction.artefacts.viewer
     model_grid = " x ".join(map(str, prepared.grid.shape))
     st.caption(f"The four sequences on one {display.spacing_mm:.2g} mm grid aligned in world coordinates (the "
                "study's own in-plane resolution, never finer than 1 mm). Grad-CAM++ of the predicted label was "
                f"computed on the model's {model_grid} grid of {prepared.grid.affine[0, 0]:.2g} mm and is drawn "
-               f"upsampled; the brighter, the more that region pushed towards '{prediction.label}', shown inside the "
+               f"upsampled; the brighter, the more that region pushed towards '{result.label}', shown inside the "
                f"brain (the network sees zeros outside it). Skull: {prepared.skull.action} ({prepared.skull.reason}). "
                "A map shows what drove the model, not where the tumour is.")
-    tumour = prediction.tumour
+    tumour = result.tumour
     if tumour is not None and tumour.found:
         columns = st.columns(4)
         for column, region in zip(columns, ("whole", "enhancing", "necrotic", "oedema"), strict=True):
@@ -224,9 +221,9 @@ if outcome is not None:
         st.caption(f"Whole-tumour centre at x {x:+.0f}, y {y:+.0f}, z {z:+.0f} mm (RAS), where the viewer starts; "
                    "the outline is the segmentation overlay below.")
     viewer(outcome)
-    st.download_button("Download the result (JSON)", json.dumps(outcome.report, indent=2), "mgmt-prediction.json",
+    st.download_button("Download the result (JSON)", json.dumps(outcome.report, indent=2), "mgmt-result.json",
                        "application/json", icon=":material/download:")
-    # --- reports (issue 14): made with the prediction, held in this session's memory only
+    # the reports were made with the prediction and are held in this session's memory only
     documents = outcome.documents
     if documents is not None:
         labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)"}
@@ -235,7 +232,6 @@ if outcome is not None:
                                icon=":material/download:", key=f"report-{document.kind}")
         for message in documents.refused.values():
             st.info(message, icon=":material/info:")
-    # --- end of reports
 
 if kind == "Example study":
     st.download_button("Download this example as a .zip (to try the upload path)", data=lambda: example_zip(key),

@@ -39,7 +39,7 @@ def expected_probability(small_study: Path, tmp_path_factory: pytest.TempPathFac
     """The study's probability from a service with nobody else around."""
     settings = replace(get_settings(), db_path=tmp_path_factory.mktemp("reference") / "mgmt.duckdb")
     service = Service(settings=settings, import_cohort=False).start(background=False)
-    return service.predict(small_study, with_cam=False, log=False).prediction.probability
+    return service.predict(small_study, with_cam=False, log=False).prediction.result.probability
 
 
 def gated_service(tmp_path: Path, slots: int, queue_size: int, timeout_s: float = WAIT_S) -> Service:
@@ -115,7 +115,7 @@ def test_a_third_request_is_refused_at_once_while_the_first_two_complete(
     assert refusal.value.retry_after_s >= 1 and f"try again in {refusal.value.retry_after_s} s" in str(refusal.value)
     for run in (first.finished(), second.finished()):
         assert run.error is None and run.outcome is not None
-        assert run.outcome.prediction.probability == pytest.approx(expected_probability, abs=1e-6)
+        assert run.outcome.prediction.result.probability == pytest.approx(expected_probability, abs=1e-6)
     assert service.admission.status().refused == 1
 
 
@@ -135,7 +135,7 @@ def test_a_queued_request_proceeds_when_the_slot_frees(one_slot_one_queued: tupl
     first.finished()
     second.finished()
     assert second.error is None and second.outcome is not None
-    assert second.outcome.prediction.probability == pytest.approx(expected_probability, abs=1e-6)
+    assert second.outcome.prediction.result.probability == pytest.approx(expected_probability, abs=1e-6)
     assert second.outcome.report["timings_s"]["queued"] > 0
     status = service.admission.status()
     assert (status.active, status.waiting, status.staging) == (0, 0, 0)

@@ -67,12 +67,12 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
     app.button(key="predict").click().run()
     assert not app.exception
     assert not app.error
-    direct = Predictor.load().predict(load_study(example_study("case-10")), with_cam=False)
+    direct = Predictor.load().predict(load_study(example_study("case-10")), with_cam=False).result
     expected = direct.probability
     assert metrics_of(app)["P(methylated)"] == f"{expected:.3f}"
     assert app.session_state["outcome"].report["label"] == direct.label
     assert "Quality checks" in [header.value for header in app.subheader]
-    assert app.session_state["outcome"].prediction.cam is not None
+    assert app.session_state["outcome"].prediction.artefacts.cam is not None
     assert metrics_of(app)["Tumour: whole"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
     assert EXAMPLES["case-10"].truth == "unmethylated"
 
@@ -82,10 +82,10 @@ def test_the_viewer_starts_at_the_tumour_and_its_sliders_move_the_cursor() -> No
     app = app_test().run()
     app.switch_page("pages/predict.py").run()
     app.button(key="predict").click().run()
-    display = app.session_state["outcome"].prediction.display
+    display = app.session_state["outcome"].prediction.artefacts.viewer
     start = display.voxel_of(display.start_mm)
     assert [app.select_slider(key=key).value for key in ("cursor-x", "cursor-y", "cursor-z")] == list(start)
-    segmented = bool((app.session_state["outcome"].prediction.segmentation > 0).any())
+    segmented = bool((app.session_state["outcome"].prediction.artefacts.segmentation > 0).any())
     assert display.start_from == ("tumour centre" if segmented else "Grad-CAM peak")
     app.select_slider(key="cursor-z").set_value(start[2] + 3).run()
     assert not app.exception
@@ -101,13 +101,14 @@ def test_a_segmentation_is_overlaid_and_the_cursor_starts_at_the_tumour() -> Non
     app.switch_page("pages/predict.py").run()
     app.button(key="predict").click().run()
     outcome = app.session_state["outcome"]
-    display = outcome.prediction.display
+    display = outcome.prediction.artefacts.viewer
     labels = np.zeros(display.grid.shape, np.uint8)
     labels[20:30, 25:35, 30:40] = 2  # as a model that segments would give it, brought onto the display grid
     labels[24:26, 29:31, 34:36] = 1
     segmented = replace(display, labels=labels, start_mm=tuple(display.world_of((25, 30, 35))),
                         start_from="tumour centre")
-    app.session_state["outcome"] = replace(outcome, prediction=replace(outcome.prediction, display=segmented))
+    artefacts = replace(outcome.prediction.artefacts, viewer=segmented)
+    app.session_state["outcome"] = replace(outcome, prediction=replace(outcome.prediction, artefacts=artefacts))
     app.run()
     assert not app.exception
     assert app.toggle[1].label == "Tumour segmentation" and app.toggle[1].value is True
@@ -169,8 +170,6 @@ def test_signed_out_visitors_see_only_home_and_model_when_auth_is_configured() -
 
 
 def test_an_abstained_prediction_is_hidden_behind_show_anyway_with_the_reasons() -> None:
-    from dataclasses import replace
-
     from core.service import Outcome
 
     app = app_test().run()
@@ -179,10 +178,10 @@ def test_an_abstained_prediction_is_hidden_behind_show_anyway_with_the_reasons()
     app.button(key="predict").click().run()
     reason = "No tumour was found; expected a glioma of at least 3 ml."
     prediction = app.session_state["outcome"].prediction
-    app.session_state["outcome"] = Outcome(replace(prediction, abstained=True, label="indeterminate",
-                                                   reasons=(reason,)))
+    app.session_state["outcome"] = Outcome(prediction.with_result(abstained=True, label="indeterminate",
+                                                                  reasons=(reason,)))
     app.run()
     assert any("No answer" in error.value and reason in error.value for error in app.error)
     assert "P(methylated)" not in metrics_of(app)
     app.toggle(key="show-anyway").set_value(True).run()
-    assert metrics_of(app)["P(methylated)"] == f"{prediction.probability:.3f}"
+    assert metrics_of(app)["P(methylated)"] == f"{prediction.result.probability:.3f}"

@@ -54,9 +54,9 @@ def test_a_prediction_logs_one_ok_row_with_the_probability_returned(service: Ser
     assert outcome.report["log_id"] == int(rows.iloc[0]["id"])
     row = rows.iloc[0]
     assert (row["status"], row["user"], row["channel"]) == ("ok", "tester", "api")
-    assert row["probability"] == outcome.prediction.probability
-    assert row["label"] == outcome.prediction.label and row["study_hash"] == outcome.prediction.study_hash
-    assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.uncertainty.interval90)
+    assert row["probability"] == outcome.prediction.result.probability
+    assert row["label"] == outcome.prediction.result.label and row["study_hash"] == outcome.prediction.result.study_hash
+    assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.result.uncertainty.interval90)
     assert row["model_revision"] == "local" and row["preprocessing_version"] == "1"
 
 
@@ -89,8 +89,8 @@ def test_no_patient_identifier_reaches_the_database_file(service: Service, brain
         service.predict(named)
     path = Store(service.settings.db_path).path
     stored = _everything_stored(path)
-    assert outcome.prediction.study_hash in stored and "'…'" in stored  # both attempts are in there
+    assert outcome.prediction.result.study_hash in stored and "'…'" in stored  # both attempts are in there
     raw = b"".join(p.read_bytes() for p in path.parent.glob(f"{path.name}*"))
-    assert outcome.prediction.study_hash.encode() in raw  # stored text is plainly visible in the file's bytes
+    assert outcome.prediction.result.study_hash.encode() in raw  # stored text is plainly visible in the file's bytes
     for secret in secrets:
         assert secret not in stored and secret.encode() not in raw, secret

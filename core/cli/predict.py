@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from core.errors import EXIT_INPUT
 from core.notice import RESEARCH_NOTICE
 
 if TYPE_CHECKING:
+    from core.inference.report import PredictionResult
     from core.service import Outcome
 
 
@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.inference.report import Timings, sequence_table
+    from core.inference.report import Timings
     from core.report import ReportRequest
     from core.service import Service
 
@@ -53,42 +53,50 @@ def run(args: argparse.Namespace) -> int:
     progress = (lambda stage: None) if args.json else (lambda stage: print(f"... {stage}", file=sys.stderr))
     outcome = service.predict(args.path, user="cli", channel="cli", with_cam=not args.no_cam, log=not args.no_log,
                               progress=progress, reports=ReportRequest() if args.report else None)
-    prediction = replace(outcome.prediction, timings=Timings.of({"load_model": loaded - started})
-                         + outcome.prediction.timings + Timings.of({"total": time.perf_counter() - started}))
+    prediction = outcome.prediction.with_result(
+        timings=Timings.of({"load_model": loaded - started}) + outcome.prediction.result.timings
+        + Timings.of({"total": time.perf_counter() - started}))
     if args.export_seg:
         from core.inference.tumour import export_segmentation
 
-        export_segmentation(prediction.segmentation, prediction.prepared.grid, args.export_seg)
-    if not args.no_log and not prediction.logged:
+        export_segmentation(prediction.artefacts.segmentation, prediction.artefacts.prepared.grid, args.export_seg)
+    if not args.no_log and not prediction.result.logged:
         print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
               file=sys.stderr)
     if args.json:
         print(json.dumps(prediction.to_json(), indent=2))
-        return write_reports(outcome, args.report)
-    low, high = prediction.uncertainty.interval90
-    print(f"P(methylated) = {prediction.probability:.3f}  (90% interval {low:.3f} to {high:.3f}; "
-          f"threshold {prediction.threshold}) -> {prediction.label}")
-    provenance = prediction.provenance
+    else:
+        print_result(prediction.result, args.export_seg)
+    return write_reports(outcome, args.report)
+
+
+def print_result(result: PredictionResult, exported: Path | None) -> None:
+    """The result as lines for a person: the answer, provenance, sequences, timings, tumour, checks, notice."""
+    from core.inference.report import sequence_table
+
+    low, high = result.uncertainty.interval90
+    print(f"P(methylated) = {result.probability:.3f}  (90% interval {low:.3f} to {high:.3f}; "
+          f"threshold {result.threshold}) -> {result.label}")
+    provenance = result.provenance
     print(f"model: {provenance.repo} @ {provenance.revision}, preprocessing v{provenance.preprocessing_version}")
-    for row in sequence_table(prediction.sequences):
+    for row in sequence_table(result.sequences):
         print(f"  {row['sequence']:<6} {row['plane']:<9} {row['shape'].replace(' ', ''):<12} {row['source']}")
-    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings))
-    if prediction.tumour:
-        volumes = prediction.tumour.volumes_ml
-        centre = prediction.tumour.centre_mm
+    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings))
+    if result.tumour:
+        volumes = result.tumour.volumes_ml
+        centre = result.tumour.centre_mm
         where = "" if centre is None else " centred at " + ", ".join(f"{v:.0f}" for v in centre) + " mm (RAS)"
         print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
-    if args.export_seg:
-        print(f"segmentation written to {args.export_seg}")
-    for warning in prediction.warnings:
+    if exported:
+        print(f"segmentation written to {exported}")
+    for warning in result.warnings:
         print(f"warning: {warning}")
-    for check in prediction.quality:  # issue 13: checks that did not pass, and why the tool abstains
+    for check in result.quality:  # the checks that did not pass say why the tool abstains
         if check.status != "pass":
             print(f"quality {check.status}: {check.detail}")
-    if prediction.abstained:
-        print("ABSTAINED (the probability above is not a call): " + " ".join(prediction.reasons))
+    if result.abstained:
+        print("ABSTAINED (the probability above is not a call): " + " ".join(result.reasons))
     print(RESEARCH_NOTICE)
-    return write_reports(outcome, args.report)
 
 
 def write_reports(outcome: Outcome, folder: Path | None) -> int:

@@ -16,8 +16,8 @@ from tqdm import tqdm
 from core.cli import COMMANDS
 from core.errors import InputError
 from core.model.card import write_trained_card
-from core.model.config import Preprocessing
 from core.model.network import MGMTNet
+from core.preprocess.settings import Preprocessing
 from core.train.calibration import apply_calibration, expected_calibration_error
 from core.train.crossval import cross_validate
 from core.train.dataset import TensorCache, find_cases, load_cohort, load_segmentations, read_labels

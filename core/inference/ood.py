@@ -27,17 +27,15 @@ OOD_FILE = "ood.json"
 THRESHOLD_PERCENTILE = 99.0
 """Percentile of in-distribution (out-of-fold) distances beyond which a study is out of distribution."""
 FOLDS = 5
-FEATURE_LAYERS = ("unet.down4", "backbone.layer4")
-"""Where pooled features are read: the deepest encoder stage of the network (the first that exists)."""
+FEATURE_LAYER = "unet.down4"
+"""Where pooled features are read: the deepest encoder stage of the network."""
 
 
 def feature_layer(model: torch.nn.Module) -> str:
     """The name of the layer whose globally pooled output is the feature vector."""
-    names = dict(model.named_modules())
-    for name in FEATURE_LAYERS:
-        if name in names:
-            return name
-    raise ValueError(f"The network has none of the layers {FEATURE_LAYERS}; expected one to pool features from.")
+    if FEATURE_LAYER not in dict(model.named_modules()):
+        raise ValueError(f"The network has no layer '{FEATURE_LAYER}'; expected one to pool features from.")
+    return FEATURE_LAYER
 
 
 @contextlib.contextmanager

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,17 +20,15 @@ import torch
 from monai.visualize import GradCAMpp
 
 from core.inference.abstention import decide
-from core.inference.ood import OodReference, OodScore, pooled_features
-from core.inference.report import Provenance, SequenceSource, Timings, Uncertainty
+from core.inference.ood import OodReference, pooled_features
+from core.inference.report import PredictionResult, Provenance, SequenceSource, Timings, Uncertainty
 from core.inference.tumour import Tumour
 from core.ingest.study import Study
 from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
-from core.notice import RESEARCH_NOTICE
 from core.preprocess.chain import PreparedStudy, prepare
 from core.preprocess.display import DisplayVolumes, timed_display_volumes
 from core.quality.checks import run_checks
-from core.quality.result import QualityCheck
 
 DROPOUT_SAMPLES = 32
 """Monte-Carlo dropout draws of the head per augmentation."""
@@ -39,61 +37,31 @@ Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Prediction:
-    """What the model says about one study, and everything needed to show and trace it."""
+class PredictionArtefacts:
+    """The arrays behind a result, never serialised: what the pages draw, the PDF cuts and the OOD gate reads."""
 
-    probability: float
-    label: str
-    threshold: float
-    uncertainty: Uncertainty
-    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: evidence for ``label``, 1 = strongest
-    prepared: PreparedStudy
-    sequences: Mapping[str, SequenceSource]
-    provenance: Provenance
-    study_hash: str
-    timings: Timings = Timings()
-    warnings: tuple[str, ...] = ()
-    logged: bool = False
-    log_id: int | None = None  # the row of the prediction log this prediction was written to
-    segmentation: np.ndarray | None = None  # (D, H, W) uint8 BraTS labels on prepared.grid
-    tumour: Tumour | None = None
-    missing: tuple[str, ...] = ()  # sequences the model was told are absent (blank channels)
-    logit: float = 0.0  # uncalibrated logit, averaged over the augmentations
-    # --- knowing when not to answer (issue 13) ---
-    abstained: bool = False
-    reasons: tuple[str, ...] = ()
-    quality: tuple[QualityCheck, ...] = ()
-    ood: OodScore | None = None
-    contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
-    features: np.ndarray | None = None  # pooled network features (the OOD gate's input; never in JSON)
-    display: DisplayVolumes | None = None  # the viewer's volumes, when asked for (``with_display``)
+    prepared: PreparedStudy  # the network's input and the intensities it came from, on the model grid
+    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: evidence for the label, 1 = strongest
+    segmentation: np.ndarray  # (D, H, W) uint8 BraTS labels on prepared.grid
+    pooled_features: np.ndarray  # the network's pooled features (the OOD gate's input)
+    logit: float  # uncalibrated, averaged over the augmentations
+    viewer: DisplayVolumes | None = None  # the viewer's uint8 volumes, when asked for (``with_display``)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about one study (``result``, the JSON contract) and the arrays behind it."""
+
+    result: PredictionResult
+    artefacts: PredictionArtefacts
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON of ``predict --json``, the REST API and the log (no arrays, no patient identifiers)."""
-        return {
-            "probability": round(self.probability, 6),
-            "label": self.label,
-            "threshold": self.threshold,
-            "uncertainty": self.uncertainty.to_json(),
-            "sequences": {name: source.to_json() for name, source in self.sequences.items()},
-            "model": self.provenance.to_json(),
-            "preprocessing_version": self.provenance.preprocessing_version,
-            "study_hash": self.study_hash,
-            "timings_s": self.timings.to_json(),
-            "warnings": list(self.warnings),
-            "notice": RESEARCH_NOTICE,
-            "logged": self.logged,
-            "log_id": self.log_id,
-            "skull_strip": self.prepared.skull.to_json(),
-            "tumour": self.tumour.to_json() if self.tumour else None,
-            "missing": list(self.missing),
-            "abstained": self.abstained,
-            "reasons": list(self.reasons),
-            "quality": [check.to_json() for check in self.quality],
-            "ood": self.ood.to_json() if self.ood else None,
-            "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
-                              if self.contributions is not None else None),
-        }
+        """The JSON of ``predict --json``, the REST API and the log (the result's)."""
+        return self.result.to_json()
+
+    def with_result(self, **changes: Any) -> Prediction:
+        """This prediction with some of its result's fields replaced (timings, where it was logged)."""
+        return replace(self, result=replace(self.result, **changes))
 
 
 @dataclass(frozen=True)
@@ -172,9 +140,9 @@ class Predictor:
         timings["contributions"] = time.perf_counter() - started
         threshold = self.config.threshold
         low, high = np.percentile(assessed.samples, [5, 95])
-        display = None
+        viewer = None
         if with_display:  # the viewer: the study at its own resolution, with the map and the segmentation on it
-            display, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
+            viewer, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
         uncertainty = Uncertainty(
             std=float(assessed.samples.std()), interval90=(float(low), float(high)),
             augmentations=tuple(float(p) for p in assessed.probabilities),
@@ -186,26 +154,18 @@ class Predictor:
         ood = self.ood_reference.score(vector) if self.ood_reference else None
         decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood)
         timings["quality"] = time.perf_counter() - started
-        return Prediction(
-            probability=probability,
-            label=decision.label,
-            threshold=threshold,
-            uncertainty=uncertainty,
-            cam=assessed.cam,
-            prepared=prepared,
+        result = PredictionResult(
+            probability=probability, label=decision.label, threshold=threshold, uncertainty=uncertainty,
             sequences={name: SequenceSource.of(study[name]) for name in prepared.sequences
                        if name in study.volumes},
             provenance=Provenance(self.source.repo, self.source.revision, self.config.preprocessing.version),
-            study_hash=study.study_hash,
-            timings=Timings.of(timings),
-            warnings=tuple(study.warnings) + prepared.warnings,
-            segmentation=assessed.segmentation,
-            tumour=tumour,
-            missing=assessed.missing,
-            logit=assessed.logit,
+            study_hash=study.study_hash, skull=prepared.skull, timings=Timings.of(timings),
+            warnings=tuple(study.warnings) + prepared.warnings, tumour=tumour, missing=assessed.missing,
             abstained=decision.abstained, reasons=decision.reasons, quality=quality, ood=ood,
-            contributions=contributions, features=vector, display=display,
-        )
+            contributions=contributions)
+        artefacts = PredictionArtefacts(prepared, assessed.cam, assessed.segmentation, vector, assessed.logit,
+                                        viewer)
+        return Prediction(result, artefacts)
 
     def _contributions(self, prepared: PreparedStudy, missing: tuple[str, ...], probability: float
                        ) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""The typed parts of a prediction report, and their one JSON form (``predict --json``, REST, log, pages).
+"""The result of a prediction (``PredictionResult``), its typed parts, and their one JSON form (``predict --json``,
+REST, log, pages).
 
 The keys written here are a contract: scripts read them, so keys are only ever added, never renamed.
 """
@@ -7,9 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.ingest.study import Volume
+from core.notice import RESEARCH_NOTICE
+
+if TYPE_CHECKING:  # their modules bring torch, MONAI or nibabel; only their to_json is called here
+    from core.inference.ood import OodScore
+    from core.inference.tumour import Tumour
+    from core.preprocess.chain import SkullStripping
+    from core.quality.result import QualityCheck
 
 
 @dataclass(frozen=True)
@@ -100,3 +108,55 @@ class SequenceSource:
 def sequence_table(sequences: Mapping[str, SequenceSource]) -> list[dict[str, str]]:
     """The "which series became which sequence" table, one row per sequence."""
     return [source.row(name) for name, source in sequences.items()]
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """What the model says about one study, as ``to_json`` serialises it: no arrays, no patient identifiers."""
+
+    probability: float
+    label: str
+    threshold: float
+    uncertainty: Uncertainty
+    sequences: Mapping[str, SequenceSource]
+    provenance: Provenance
+    study_hash: str
+    skull: SkullStripping
+    timings: Timings = Timings()
+    warnings: tuple[str, ...] = ()
+    logged: bool = False
+    log_id: int | None = None  # the row of the prediction log this prediction was written to
+    tumour: Tumour | None = None
+    missing: tuple[str, ...] = ()  # sequences the model was told are absent (blank channels)
+    abstained: bool = False
+    reasons: tuple[str, ...] = ()
+    quality: tuple[QualityCheck, ...] = ()
+    ood: OodScore | None = None
+    contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of ``predict --json``, the REST API and the log."""
+        return {
+            "probability": round(self.probability, 6),
+            "label": self.label,
+            "threshold": self.threshold,
+            "uncertainty": self.uncertainty.to_json(),
+            "sequences": {name: source.to_json() for name, source in self.sequences.items()},
+            "model": self.provenance.to_json(),
+            "preprocessing_version": self.provenance.preprocessing_version,
+            "study_hash": self.study_hash,
+            "timings_s": self.timings.to_json(),
+            "warnings": list(self.warnings),
+            "notice": RESEARCH_NOTICE,
+            "logged": self.logged,
+            "log_id": self.log_id,
+            "skull_strip": self.skull.to_json(),
+            "tumour": self.tumour.to_json() if self.tumour else None,
+            "missing": list(self.missing),
+            "abstained": self.abstained,
+            "reasons": list(self.reasons),
+            "quality": [check.to_json() for check in self.quality],
+            "ood": self.ood.to_json() if self.ood else None,
+            "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
+                              if self.contributions is not None else None),
+        }

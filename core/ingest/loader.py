@@ -9,6 +9,7 @@ from pathlib import Path
 from core import SEQUENCES
 from core.config import Settings, get_settings, study_salt
 from core.errors import InputError
+from core.ingest.content import SeriesContent
 from core.ingest.dicom_files import DicomSeries, FolderScan, check_one_study, scan_folder
 from core.ingest.dicom_volume import load_series_volume
 from core.ingest.gc_pause import collector_paused
@@ -25,7 +26,6 @@ from core.ingest.nifti import load_nifti_volume
 from core.ingest.staging import UploadedFile, staged
 from core.ingest.study import Study, Volume
 from core.ingest.study_size import check_study_size, dicom_shape, nifti_shape
-from core.quality.blank import SeriesContent
 
 MASK_WORDS = ("_seg", "-seg", "mask", "label")
 """NIfTI names that hold segmentations, not images (BraTS ``*_seg.nii.gz``), and are passed over."""
@@ -114,8 +114,9 @@ def _usable_study(loaded: dict[str, Volume], key: str, warnings: list[str], show
                          f"least one of {', '.join(SEQUENCES)} holding an image.")
     missing = [name for name in SEQUENCES if name not in volumes]
     if missing:
-        warnings.append(f"Predicted without {', '.join(missing)} (absent or blank): the model was told they are "
-                        "missing, and its interval is as wide as that makes it.")
+        them = "it" if len(missing) == 1 else "them"
+        warnings.append(f"No usable {', '.join(missing)} series (absent or blank): a prediction is made without "
+                        f"{them}, telling the model so, and its interval is as wide as that makes it.")
     return Study(volumes, key, tuple(warnings), content)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from core import SEQUENCES
+from core.ingest.content import SeriesContent
 from core.ingest.geometry import acquisition_plane, axis_codes, voxel_spacing
-from core.quality.blank import SeriesContent
 
 
 @dataclass(frozen=True)

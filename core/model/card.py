@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.model.config import Preprocessing
 from core.notice import PUBLISHED_CONTEXT
+from core.preprocess.settings import Preprocessing
 
 TRAINED_CARD = """---
 library_name: mgmt-radiogenomics

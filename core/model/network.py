@@ -20,7 +20,8 @@ from monai.networks.blocks import Convolution, ResidualUnit, UpSample
 from torch import nn
 from torch.nn import functional as F
 
-from core.model.config import SEGMENT_LABELS, ModelConfig, Preprocessing
+from core.model.config import SEGMENT_LABELS, ModelConfig
+from core.preprocess.settings import Preprocessing
 
 ARCHITECTURES = ("tumour-unet",)
 """Architectures a config may name: a residual U-Net (MONAI blocks) with a tumour-aware classification head."""

@@ -6,7 +6,7 @@
    auto, always or never; ``MGMT_SKULL_STRIP`` forces one for training and serving alike, and the result says
    whether the choice was detected or forced);
 3. mask, then channel-wise z-score over brain voxels (MONAI MaskIntensity + NormalizeIntensity).
-The same grid serves the viewer, so the display volumes, the brain mask and Grad-CAM share voxels.
+The intensities, the brain mask, the segmentation and Grad-CAM share this grid's voxels.
 """
 
 from __future__ import annotations
@@ -15,23 +15,14 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from monai.transforms import (
-    Compose,
-    MaskIntensity,
-    NormalizeIntensity,
-    RandFlipd,
-    RandRotated,
-    RandScaleIntensityd,
-    RandShiftIntensityd,
-    RandZoomd,
-)
+from monai.transforms import Compose, MaskIntensity, NormalizeIntensity
 from scipy import ndimage
 
 from core.config import get_settings
 from core.ingest.study import Study
-from core.model.config import Preprocessing
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
 from core.preprocess.grid import Grid, ResampleToGrid, foreground_centre
+from core.preprocess.settings import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -49,21 +40,16 @@ class SkullStripping:
 
 @dataclass(frozen=True)
 class PreparedStudy:
-    """The network input and what the pages draw, all on one grid."""
+    """The network input and the intensities it was made from, all on the model grid."""
 
     image: np.ndarray  # (4, D, H, W) float32, normalised, zero outside the brain
-    display: np.ndarray  # (4, D, H, W) float32 intensities before normalisation
+    intensities: np.ndarray  # (4, D, H, W) float32 resampled intensities before masking and normalisation
     brain_mask: np.ndarray  # (D, H, W) bool
     grid: Grid
     sequences: tuple[str, ...]
     skull: SkullStripping
     warnings: tuple[str, ...] = ()
     timings_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def model_to_display(self) -> np.ndarray:
-        """Model-input voxel -> display voxel (the same grid: identity)."""
-        return np.eye(4)
 
 
 def skull_mode(config: Preprocessing) -> str:
@@ -92,9 +78,9 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     sequences = config.sequences
     grid = model_grid(study, config)
     resample = ResampleToGrid(grid)
-    display = np.stack([resample(study[name]) if name in study.volumes else np.zeros(grid.shape, np.float32)
-                        for name in sequences])
-    present = display[[i for i, name in enumerate(sequences) if name in study.volumes]]
+    intensities = np.stack([resample(study[name]) if name in study.volumes else np.zeros(grid.shape, np.float32)
+                            for name in sequences])
+    present = intensities[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()
     mask = foreground_mask(present)
@@ -105,7 +91,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     head = ndimage.binary_fill_holes(foreground_mask(present, largest_only=False))
     has_scalp = mode == "always" or (mode == "auto" and scalp_present(head, spacing))
     if has_scalp and mode != "never":
-        mask = strip_skull(display[sequences.index(stripper)], grid, stripper)
+        mask = strip_skull(intensities[sequences.index(stripper)], grid, stripper)
         action = "stripped by deepbet"
         warnings.append(f"The study was not skull-stripped; the brain was extracted with deepbet from {stripper}.")
     else:
@@ -113,18 +99,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     skull = SkullStripping(action, "detected" if mode == "auto" else "forced", mode)
     timings["brain_mask"] = time.perf_counter() - started
     started = time.perf_counter()
-    image = np.asarray(normaliser(mask)(display), dtype=np.float32)
+    image = np.asarray(normaliser(mask)(intensities), dtype=np.float32)
     timings["normalise"] = time.perf_counter() - started
-    return PreparedStudy(image, display, mask, grid, sequences, skull, tuple(warnings), timings)
+    return PreparedStudy(image, intensities, mask, grid, sequences, skull, tuple(warnings), timings)
 
-
-def training_augmentations(config: Preprocessing) -> Compose:
-    """Random flips, rotations, zoom and intensity shift/scale on ``{"image": (4, D, H, W)}``; training only."""
-    keys = ["image"]
-    return Compose([
-        RandFlipd(keys, prob=0.5, spatial_axis=0),
-        RandRotated(keys, range_x=0.2, range_y=0.2, range_z=0.2, prob=0.3, mode="bilinear", padding_mode="zeros"),
-        RandZoomd(keys, prob=0.3, min_zoom=0.9, max_zoom=1.1, mode="trilinear", padding_mode="constant"),
-        RandScaleIntensityd(keys, factors=0.1, prob=0.5),
-        RandShiftIntensityd(keys, offsets=0.1, prob=0.5),
-    ])

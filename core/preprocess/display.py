@@ -82,7 +82,7 @@ def intensity_window(volume: np.ndarray) -> tuple[float, float]:
 def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
     """The isotropic RAS grid over the head at the series' finest in-plane spacing, within the caps."""
     finest = min(min(volume.spacing_mm[:2]) for volume in study.volumes.values())
-    head = foreground_mask(prepared.display[:, ::2, ::2, ::2], largest_only=False)  # a box: every other voxel will do
+    head = foreground_mask(prepared.intensities[:, ::2, ::2, ::2], largest_only=False)  # a box: every other voxel
     model = prepared.grid
     found = np.argwhere(head) * 2
     corners = np.array([found.min(0) - 1, found.max(0) + 1]) if len(found) else \
@@ -102,7 +102,7 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
     """The viewer's volumes for one prediction: ``cam`` (0..1) and ``labels`` are on ``prepared.grid``."""
     grid = display_grid(study, prepared)
     images = np.empty((len(prepared.sequences), *grid.shape), np.uint8)
-    windows = tuple(intensity_window(channel) for channel in prepared.display)
+    windows = tuple(intensity_window(channel) for channel in prepared.intensities)
 
     def sample(channel: int) -> None:
         if prepared.sequences[channel] not in study.volumes:  # a missing sequence: a black image

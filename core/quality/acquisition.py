@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.ingest.content import SUBSAMPLE_VOXELS
 from core.ingest.study import Study
-from core.quality.blank import SUBSAMPLE_VOXELS
 from core.quality.result import QualityCheck
 
 MAX_STEP_MM = 9.0

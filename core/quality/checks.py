@@ -24,7 +24,7 @@ def run_checks(study: Study, prepared: PreparedStudy,
     checks += acquisition_checks(study)
     checks += coverage_checks(study, prepared.brain_mask, prepared.grid)
     checks.append(brain_check(prepared.brain_mask, prepared.grid, prepared.skull.action))
-    checks += identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+    checks += identity_checks(study, prepared.intensities, prepared.brain_mask, prepared.sequences)
     if tumour_ml is not None:
         checks.append(tumour_check(tumour_ml))
     return tuple(checks)

@@ -81,10 +81,10 @@ def _pdf(prediction: Prediction, report: dict[str, Any], identity: SourceIdentit
     from core.report.pdf import pdf_report
     from core.report.slices import key_point, key_slices
 
-    prepared = prediction.prepared
-    point, what = key_point(prepared.grid.affine, prepared.grid.shape, prediction.cam, prepared.brain_mask,
+    prepared, cam = prediction.artefacts.prepared, prediction.artefacts.cam
+    point, what = key_point(prepared.grid.affine, prepared.grid.shape, cam, prepared.brain_mask,
                             report.get("tumour"))
-    sequence, planes = key_slices(prepared.display, prepared.sequences, prepared.grid.affine, prediction.cam,
+    sequence, planes = key_slices(prepared.intensities, prepared.sequences, prepared.grid.affine, cam,
                                   prepared.brain_mask, point)
     return pdf_report(report, (sequence, what, planes), identity)
 

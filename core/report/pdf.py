@@ -1,7 +1,7 @@
 """The PDF report of one prediction (fpdf2): notice first, the answer, the checks behind it, key slices, provenance.
 
-Built from the prediction's JSON report (the keys of ``predict --json``; parts added by later versions, such as
-``quality``, ``tumour``, ``contributions`` or ``reasons``, are shown when present) and its prepared images. Patient
+Built from the prediction's JSON report (the keys of ``predict --json``; optional parts such as ``quality``,
+``tumour``, ``contributions`` or ``reasons`` are shown when present) and its prepared images. Patient
 identity appears only when the caller passes it; it comes from the upload in memory and is never stored.
 """
 

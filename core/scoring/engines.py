@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from core.errors import InputError
 from core.scoring.results import CaseResult
+from core.scoring.tasks import Task, score_one
 
 if TYPE_CHECKING:
     from core.inference import Predictor  # imports torch: for the type only
@@ -31,21 +32,6 @@ ENGINES = ("local", "ray")
 """local: threads of this process share one model; ray: one model per Ray worker, on this machine or a cluster."""
 Progress = Callable[[CaseResult], None]
 """Called once per finished case (from the calling thread), e.g. to advance a progress bar."""
-Task = Callable[["Predictor", str, Path], CaseResult]
-"""What is done with each study: ``score_one`` (batch), or another module-level function (or a partial of one,
-so Ray can ship it to its workers) such as ``evaluate``'s."""
-
-
-def score_one(predictor: Predictor, case: str, folder: Path) -> CaseResult:
-    """Read one study folder and score it; an unreadable study is a failed result naming why."""
-    from core.ingest import load_study
-
-    try:
-        prediction = predictor.predict(load_study(folder), with_cam=False)
-    except InputError as err:
-        return CaseResult.failed(case, err.user_message)
-    return CaseResult(case=case, probability=prediction.probability, label=prediction.label,
-                      abstained=prediction.abstained)
 
 
 def checked_engine(name: str) -> str:

@@ -21,8 +21,9 @@ from itertools import cycle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InputError, ModelUnavailable
+from core.errors import InputError, ModelUnavailable, SettingsError
 from core.scoring.results import CaseResult
+from core.scoring.tasks import score_one
 
 if TYPE_CHECKING:
     from core.model.hub import ModelSource
@@ -40,8 +41,8 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError as err:
-        raise InputError("--engine ray needs Ray, which is not installed; expected `pip install -r "
-                         "requirements-scale.txt` (or --engine local).") from err
+        raise SettingsError("--engine ray needs Ray, but its package ray is not installed; expected `pip install -r "
+                            "requirements-scale.txt` (or --engine local).") from err
     return ray
 
 
@@ -59,8 +60,6 @@ class StudyScorer:
         return os.getpid()
 
     def score(self, case: str, folder: str) -> CaseResult:
-        from core.scoring.engines import score_one
-
         return (self.task or score_one)(self.predictor, case, Path(folder))
 
 

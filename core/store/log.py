@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,27 +87,56 @@ def _checked_status(status: str) -> str:
     return status
 
 
-def select(session: Session, limit: int, *, status: str | None, user: str | None,
-           since: datetime | None, model_revision: str | None) -> pd.DataFrame:
-    """Rows matching every given filter, newest first, at most ``limit``; ``time`` as UTC timestamps."""
-    if limit < 1:
-        raise InputError(f"Limit is {limit}; expected at least 1 row.")
+Choice = str | Collection[str] | None
+"""A filter on one column: one value, any of several (an empty collection matches nothing), or None (any)."""
+
+
+def _values(choice: Choice) -> list[str] | None:
+    return None if choice is None else [choice] if isinstance(choice, str) else list(choice)
+
+
+def _where(status: Choice, user: str | None, since: datetime | None, model_revision: Choice
+           ) -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") and its parameters for rows matching every given filter."""
+    statuses = _values(status)
+    filters = {"status": None if statuses is None else [_checked_status(name) for name in statuses],
+               "user": _values(user), "model_revision": _values(model_revision)}
     conditions, parameters = [], []
-    filters = {"status": _checked_status(status) if status is not None else None, "user": user,
-               "model_revision": model_revision}
-    for name, value in filters.items():
-        if value is not None:
-            conditions.append(f'"{name}" = ?')
-            parameters.append(value)
+    for name, values in filters.items():
+        if values is not None:
+            conditions.append(f'"{name}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
+            parameters += values
     if since is not None:
         conditions.append("time >= ?")
         parameters.append(utc_naive(since))
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), parameters
+
+
+def select(session: Session, limit: int, *, status: Choice, user: str | None,
+           since: datetime | None, model_revision: Choice) -> pd.DataFrame:
+    """Rows matching every given filter, newest first, at most ``limit``; ``time`` as UTC timestamps."""
+    if limit < 1:
+        raise InputError(f"Limit is {limit}; expected at least 1 row.")
+    where, parameters = _where(status, user, since, model_revision)
     names = ", ".join(f'"{name}"' for name in COLUMNS)
     frame = session.frame(f"SELECT {names} FROM predictions {where} ORDER BY time DESC, id DESC LIMIT ?",
                           [*parameters, int(limit)], _TYPES)
     frame["time"] = frame["time"].dt.tz_localize("UTC")
     return frame
+
+
+def count_by_status(session: Session, *, status: Choice, user: str | None, since: datetime | None,
+                    model_revision: Choice) -> dict[str, int]:
+    """How many rows match every given filter, per status (every status named, 0 when none)."""
+    where, parameters = _where(status, user, since, model_revision)
+    counted = dict(session.rows(f"SELECT status, count(*) FROM predictions {where} GROUP BY status", parameters))
+    return {name: int(counted.get(name, 0)) for name in STATUSES}
+
+
+def model_revisions(session: Session) -> list[str]:
+    """Every model revision the log has rows of, sorted."""
+    return sorted(str(row[0]) for row in session.rows(
+        "SELECT DISTINCT model_revision FROM predictions WHERE model_revision IS NOT NULL"))
 
 
 def _cutoff(days: float) -> datetime | None:

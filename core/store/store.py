@@ -79,12 +79,25 @@ class Store:
             logger.warning("Prediction not logged: %s", err.user_message)
             return None
 
-    def predictions(self, limit: int = 1000, *, status: str | None = None, user: str | None = None,
-                    since: datetime | None = None, model_revision: str | None = None) -> pd.DataFrame:
-        """The latest log rows (newest first) matching every filter given; columns as ``log.COLUMNS``."""
+    def predictions(self, limit: int = 1000, *, status: log.Choice = None, user: str | None = None,
+                    since: datetime | None = None, model_revision: log.Choice = None) -> pd.DataFrame:
+        """The latest log rows (newest first) matching every filter given (``status`` and ``model_revision``:
+        one value or any of several); columns as ``log.COLUMNS``."""
         with self.backend.transaction() as session:
             return log.select(session, limit, status=status, user=user, since=since,
                               model_revision=model_revision)
+
+    def prediction_counts(self, *, status: log.Choice = None, user: str | None = None,
+                          since: datetime | None = None, model_revision: log.Choice = None) -> dict[str, int]:
+        """How many log rows match the filters (as ``predictions`` takes them), per status, with no limit."""
+        with self.backend.transaction() as session:
+            return log.count_by_status(session, status=status, user=user, since=since,
+                                       model_revision=model_revision)
+
+    def model_revisions(self) -> list[str]:
+        """The model revisions the prediction log has rows of."""
+        with self.backend.transaction() as session:
+            return log.model_revisions(session)
 
     def purge(self, older_than_days: float) -> int:
         """Delete prediction-log rows older than the given age; how many were deleted."""

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from core.metrics import Metrics, evaluate_predictions
-from core.model.config import Preprocessing
+from core.preprocess.settings import Preprocessing
 from core.train.calibration import apply_calibration, fit_platt
 from core.train.loop import TrainResult, TrainSettings, predict_logits, train_model
 

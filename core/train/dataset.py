@@ -17,9 +17,9 @@ import numpy as np
 
 from core.errors import InputError
 from core.ingest import load_study
-from core.model.config import Preprocessing
 from core.preprocess import Grid, prepare
 from core.preprocess.chain import skull_mode
+from core.preprocess.settings import Preprocessing
 from core.train.masks import mask_on_grid, mask_path
 
 BROKEN_CASES = frozenset({"00109", "00123", "00709"})

@@ -18,8 +18,8 @@ from torch import nn
 from tqdm import tqdm
 
 from core.metrics import auc
-from core.model.config import Preprocessing
 from core.model.network import MGMTNet
+from core.preprocess.settings import Preprocessing
 from core.train.augment import segmentation_augmentations, sequence_dropout
 from core.train.masks import label_channels
 

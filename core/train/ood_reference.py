@@ -34,11 +34,10 @@ def fit_ood_reference(model_dir: Path, folders: Sequence[Path],
     features = []
     for done, folder in enumerate(folders, 1):
         try:
-            prediction = predictor.predict(load_study(folder), with_cam=False)
+            prediction = predictor.predict(load_study(folder), with_cam=False, with_contributions=False)
         except InputError:
             continue
-        if prediction.features is not None:
-            features.append(prediction.features)
+        features.append(prediction.artefacts.pooled_features)
         if progress:
             progress(done, len(folders))
     reference = OodReference.fit(np.stack(features), feature_layer(predictor.model))

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import optuna
 
-from core.model.config import Preprocessing
+from core.preprocess.settings import Preprocessing
 from core.train.crossval import inner_split
 from core.train.loop import TrainSettings, train_model
 

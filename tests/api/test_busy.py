@@ -34,7 +34,7 @@ TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def expected_probability(synthetic_case: Path) -> float:
-    return Predictor.load().predict(load_study(synthetic_case), with_cam=False).probability
+    return Predictor.load().predict(load_study(synthetic_case), with_cam=False).result.probability
 
 
 @pytest.fixture(scope="module")

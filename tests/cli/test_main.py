@@ -37,3 +37,37 @@ def test_light_commands_do_not_import_torch() -> None:
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["False", "False"]
+
+
+def test_a_bug_is_answered_in_one_line_naming_its_type_and_how_to_see_the_traceback(
+        study_dir, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.cli.inspect
+
+    def broken(args) -> int:
+        raise RuntimeError("an internal invariant did not hold")
+
+    monkeypatch.setattr(core.cli.inspect, "run", broken)
+    assert main(["inspect", str(study_dir[0])]) == 1
+    assert capsys.readouterr().err == ("error: a bug in 'inspect' (RuntimeError); run again as 'python -m core "
+                                       "--debug inspect ...' to see the traceback, and please report it\n")
+
+
+def test_a_logged_warning_prints_as_one_warning_line(study_dir, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    import core.cli.inspect
+
+    def warns(args) -> int:
+        logging.getLogger("core.store").warning("Prediction not logged: the store is busy")
+        return 0
+
+    monkeypatch.setattr(core.cli.inspect, "run", warns)
+    assert main(["inspect", str(study_dir[0])]) == 0
+    assert capsys.readouterr().err == "warning: Prediction not logged: the store is busy\n"
+
+
+def test_debug_is_a_flag_before_the_command() -> None:
+    from core.__main__ import build_parser
+
+    assert build_parser(["--debug", "purge"]).parse_args(["--debug", "purge", "--days", "1"]).debug is True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,6 +85,32 @@ def test_the_cli_exits_3_for_unreadable_weights(tmp_path: Path, synthetic_case: 
     folder = _broken_weights(tmp_path, "garbage")
     assert main(["predict", str(synthetic_case), "--model", str(folder), "--no-log"]) == 3
     assert capsys.readouterr().err.startswith(f"error: The model '{folder}' could not be loaded")
+
+
+def _predict_with(folder: Path, study: Path, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *flags, "predict", str(study), "--model", str(folder),
+                           "--no-log"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_cli_answers_unreadable_weights_in_one_line_with_exit_3(tmp_path: Path, synthetic_case: Path) -> None:
+    folder = _broken_weights(tmp_path, "garbage")
+    run = _predict_with(folder, synthetic_case)
+    assert run.returncode == 3
+    assert run.stderr.splitlines() == [run.stderr.strip()] and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"error: The model '{folder}' could not be loaded (SafetensorError: ")
+    assert run.stderr.rstrip().endswith("(run again as 'python -m core --debug predict ...' to see the traceback)")
+
+
+def test_the_cli_with_debug_prints_the_traceback_before_the_same_answer(tmp_path: Path,
+                                                                         synthetic_case: Path) -> None:
+    folder = _broken_weights(tmp_path, "garbage")
+    run = _predict_with(folder, synthetic_case, "--debug")
+    lines = run.stderr.splitlines()
+    assert run.returncode == 3 and "Traceback (most recent call last):" in lines
+    assert any("ERROR core.service: The model could not be loaded" in line for line in lines)
+    assert lines[-1].startswith(f"error: The model '{folder}' could not be loaded (SafetensorError: ")
+    assert "--debug" not in lines[-1]
 
 
 def test_the_predict_page_does_not_blame_the_study_for_unreadable_weights(tmp_path: Path) -> None:

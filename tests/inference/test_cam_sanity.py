@@ -18,5 +18,5 @@ def test_the_trained_map_differs_from_the_randomised_networks_map(synthetic_case
     study = load_study(synthetic_case)
     ours = trained.predict(study)
     random = Predictor(randomised_copy(trained.model), trained.source).predict(study)
-    correlation = map_rank_correlation(ours.cam, random.cam, ours.prepared.brain_mask)
+    correlation = map_rank_correlation(ours.artefacts.cam, random.artefacts.cam, ours.artefacts.prepared.brain_mask)
     assert -1.0 <= correlation < MAX_RANK_CORRELATION

@@ -56,7 +56,8 @@ def test_grad_cam_gives_a_normalised_map_of_the_predicted_class() -> None:
 def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Path) -> None:
     predictor = Predictor.load()
     study = load_study(synthetic_case)
-    first, second = predictor.predict(study), predictor.predict(study, with_cam=False)
+    predicted = predictor.predict(study)
+    first, second = predicted.result, predictor.predict(study, with_cam=False).result
     assert 0.0 <= first.probability <= 1.0 and first.probability == pytest.approx(second.probability, abs=1e-6)
     assert not predictor.model.training  # the activation map leaves the network in eval mode
     low, high = first.uncertainty.interval90
@@ -67,8 +68,9 @@ def test_predict_gives_probability_uncertainty_and_provenance(synthetic_case: Pa
     assert first.missing == () and set(first.contributions) == {"FLAIR", "T1w", "T1wCE", "T2w"}
     assert {c.check for c in first.quality} >= {"blank", "coverage", "brain"}
     assert (first.provenance.repo, first.provenance.revision) == ("bundled weights/", "local")
-    assert first.cam.shape == first.prepared.brain_mask.shape == predictor.config.preprocessing.input_shape
-    report = first.to_json()
+    artefacts = predicted.artefacts
+    assert artefacts.cam.shape == artefacts.prepared.brain_mask.shape == predictor.config.preprocessing.input_shape
+    report = predicted.to_json()
     assert set(report) >= {"probability", "label", "uncertainty", "sequences", "model", "timings_s", "warnings"}
     assert list(report["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
     json.dumps(report)  # JSON-ready
@@ -78,13 +80,14 @@ def test_the_viewers_volumes_come_only_when_asked_for(synthetic_case: Path) -> N
     predictor = Predictor.load()
     study = load_study(synthetic_case)
     plain, shown = predictor.predict(study, with_cam=False), predictor.predict(study, with_display=True)
-    assert plain.display is None and "display" not in dict(plain.timings)
-    assert shown.display is not None and shown.timings["display"] > 0
-    segmented = bool((shown.segmentation > 0).any())
-    assert shown.display.start_from == ("tumour centre" if segmented else "Grad-CAM peak")
-    assert shown.display.cam is not None and shown.display.labels is not None
-    assert shown.display.sequences == shown.prepared.sequences
-    assert "display" not in shown.to_json()  # the viewer's arrays stay out of the JSON
+    assert plain.artefacts.viewer is None and "display" not in dict(plain.result.timings)
+    viewer = shown.artefacts.viewer
+    assert viewer is not None and shown.result.timings["display"] > 0
+    segmented = bool((shown.artefacts.segmentation > 0).any())
+    assert viewer.start_from == ("tumour centre" if segmented else "Grad-CAM peak")
+    assert viewer.cam is not None and viewer.labels is not None
+    assert viewer.sequences == shown.artefacts.prepared.sequences
+    assert {"display", "viewer"}.isdisjoint(shown.to_json())  # the viewer's arrays stay out of the JSON
 
 
 def test_predict_cli_json_equals_the_python_api(synthetic_case: Path) -> None:
@@ -94,7 +97,7 @@ def test_predict_cli_json_equals_the_python_api(synthetic_case: Path) -> None:
     reports = [json.loads(run.stdout) for run in runs]
     assert reports[0]["probability"] == reports[1]["probability"]
     assert reports[0]["uncertainty"] == reports[1]["uncertainty"]
-    api = Predictor.load().predict(load_study(synthetic_case))
+    api = Predictor.load().predict(load_study(synthetic_case)).result
     assert reports[0]["probability"] == pytest.approx(api.probability, abs=1e-6)
     assert reports[0]["model"]["revision"] == "local" and reports[0]["preprocessing_version"] == "1"
     assert {"read", "resample", "model_and_cam", "total"} <= set(reports[0]["timings_s"])
@@ -112,11 +115,11 @@ def test_concurrent_callers_share_one_model_and_get_the_serial_answer(synthetic_
 
     predictor = Predictor.load()
     study = load_study(synthetic_case)
-    serial = predictor.predict(study).probability
+    serial = predictor.predict(study).result.probability
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: predictor.predict(study), range(3)))
-    assert all(r.probability == pytest.approx(serial, abs=1e-6) for r in results)
-    assert all(float(r.cam.max()) == pytest.approx(1.0) for r in results)
+    assert all(r.result.probability == pytest.approx(serial, abs=1e-6) for r in results)
+    assert all(float(r.artefacts.cam.max()) == pytest.approx(1.0) for r in results)
 
 
 @pytest.mark.slow
@@ -127,8 +130,8 @@ def test_bundled_model_activation_map_weighs_the_tumour_more_than_the_rest_of_th
     ratios = []
     for index in (3, 7, 20, 31, 42, 50):  # held-out cases (seed 2000, never used in training)
         truth = write_case(tmp_path, index, seed=2000)
-        prediction = predictor.predict(load_study(tmp_path / "train" / truth.case_id))
-        tumour = _true_mask_on_grid(tmp_path / "masks" / f"{truth.case_id}_seg.nii.gz", prediction.prepared.grid)
-        elsewhere = ~tumour & prediction.prepared.brain_mask
-        ratios.append(float(prediction.cam[tumour].mean() / prediction.cam[elsewhere].mean()))
+        artefacts = predictor.predict(load_study(tmp_path / "train" / truth.case_id)).artefacts
+        tumour = _true_mask_on_grid(tmp_path / "masks" / f"{truth.case_id}_seg.nii.gz", artefacts.prepared.grid)
+        elsewhere = ~tumour & artefacts.prepared.brain_mask
+        ratios.append(float(artefacts.cam[tumour].mean() / artefacts.cam[elsewhere].mean()))
     assert np.median(ratios) > 1.3, ratios

@@ -75,28 +75,29 @@ def test_prediction_applies_the_calibration_map_to_the_logit(prepared_case) -> N
     plain = _predictor().predict(prepared_case, with_cam=False)
     calibrated = _predictor({"method": "platt", "slope": 2.0, "intercept": -1.0}).predict(prepared_case,
                                                                                           with_cam=False)
-    assert calibrated.logit == pytest.approx(plain.logit, abs=1e-5)
-    augmented = np.array(plain.uncertainty.augmentations)
+    assert calibrated.artefacts.logit == pytest.approx(plain.artefacts.logit, abs=1e-5)
+    augmented = np.array(plain.result.uncertainty.augmentations)
     logits = np.log(augmented / (1 - augmented))  # per-augmentation logits, uncalibrated
     expected = np.mean(1 / (1 + np.exp(-(2.0 * logits - 1.0))))
-    assert calibrated.probability == pytest.approx(expected, abs=1e-5)
+    assert calibrated.result.probability == pytest.approx(expected, abs=1e-5)
 
 
 def test_missing_sequences_are_blanked_and_reported(prepared_case) -> None:
     predictor = _predictor()
     full = predictor.predict(prepared_case, with_cam=False)
     without = predictor.predict(prepared_case, with_cam=False, missing=("T2w", "FLAIR"))
-    assert without.missing == ("FLAIR", "T2w") and full.missing == ()
-    x = torch.from_numpy(without.prepared.image[None]).clone()
+    assert without.result.missing == ("FLAIR", "T2w") and full.result.missing == ()
+    x = torch.from_numpy(without.artefacts.prepared.image[None]).clone()
     x[:, [0, 3]] = 0
     with torch.no_grad():
         expected = predictor.model(torch.cat([x, torch.flip(x, dims=[2])]), torch.tensor([[0.0, 1, 1, 0]] * 2))
-    assert without.logit == pytest.approx(float(expected.mean()), abs=1e-5)
-    assert without.logit != pytest.approx(full.logit, abs=1e-6)
+    assert without.artefacts.logit == pytest.approx(float(expected.mean()), abs=1e-5)
+    assert without.artefacts.logit != pytest.approx(full.artefacts.logit, abs=1e-6)
     report = without.to_json()
     assert report["missing"] == ["FLAIR", "T2w"]
     assert set(report["tumour"]) == {"volumes_ml", "centre_mm"}
-    assert without.segmentation.shape == (32, 32, 32) and set(np.unique(without.segmentation)) <= {0, 1, 2, 4}
+    segmentation = without.artefacts.segmentation
+    assert segmentation.shape == (32, 32, 32) and set(np.unique(segmentation)) <= {0, 1, 2, 4}
     json.dumps(report)
     with pytest.raises(ValueError, match="at least one sequence"):
         predictor.predict(prepared_case, with_cam=False, missing=("FLAIR", "T1w", "T1wCE", "T2w"))

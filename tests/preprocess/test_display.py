@@ -8,10 +8,10 @@ import pytest
 
 from core import SEQUENCES
 from core.ingest.study import Study, Volume
-from core.model.config import Preprocessing
 from core.preprocess import Grid, PreparedStudy, prepare
 from core.preprocess.chain import SkullStripping
 from core.preprocess.display import FINEST_SPACING_MM, MAX_VOXELS_PER_AXIS, display_grid, display_volumes
+from core.preprocess.settings import Preprocessing
 from tests.conftest import render, series_affine
 
 FEATURE = np.array([25.0, -20.0, 15.0])  # RAS mm: a bright ball, 30 mm across (past the window's 99.5th percentile)

@@ -18,7 +18,7 @@ def test_a_missing_flair_is_a_zero_channel_and_the_brain_is_found_without_it(syn
     without = Study({k: v for k, v in full.volumes.items() if k != "FLAIR"}, full.study_hash)
     prepared, reference = prepare(without, config), prepare(full, config)
     assert without.missing == ("FLAIR",)
-    assert not prepared.image[0].any() and not prepared.display[0].any()
+    assert not prepared.image[0].any() and not prepared.intensities[0].any()
     assert all(prepared.image[i].any() for i in (1, 2, 3))
     ratio = prepared.brain_mask.sum() / reference.brain_mask.sum()  # the grid centre may move by a voxel
     assert 0.95 < ratio < 1.05

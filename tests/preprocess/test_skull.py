@@ -10,8 +10,8 @@ import pytest
 from scipy import ndimage
 
 from core.ingest import load_study
-from core.model.config import Preprocessing
 from core.preprocess import prepare
+from core.preprocess.settings import Preprocessing
 from core.synth.cases import write_case
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from core.errors import InputError
 from core.ingest import load_study
-from core.quality.blank import SeriesContent, blank_checks
+from core.ingest.content import SeriesContent
+from core.quality.blank import blank_checks
 
 
 def _blank_series(folder: Path) -> None:
@@ -37,7 +38,7 @@ def test_a_blank_flair_is_missing_and_named_with_its_measured_share(synthetic_ca
     assert study.missing == ("FLAIR",) and list(study.volumes) == ["T1w", "T1wCE", "T2w"]
     flair = [c for c in blank_checks(study.content) if c.sequence == "FLAIR"][0]
     assert flair.status == "warn" and flair.value == 1.0 and "treated as missing" in flair.detail
-    assert any("Predicted without FLAIR" in w for w in study.warnings)
+    assert any(w.startswith("No usable FLAIR series (absent or blank)") for w in study.warnings)
 
 
 def test_a_study_whose_every_series_is_blank_is_refused_naming_them(synthetic_case: Path, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_exchanged_t1w_and_t1wce_are_a_warning_naming_both(loaded, preprocessing
 
     study = exchanged(loaded, "T1w", "T1wCE")
     prepared = prepare(study, preprocessing)
-    check = [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+    check = [c for c in identity_checks(study, prepared.intensities, prepared.brain_mask, prepared.sequences)
              if c.check == "contrast"][0]
     assert check.status == "warn" and check.value < -0.1 and "T1w and T1wCE series look exchanged" in check.detail
 
@@ -69,7 +69,7 @@ def test_exchanged_flair_and_t2w_are_a_warning_naming_both(loaded, preprocessing
 
     study = exchanged(loaded, "FLAIR", "T2w")
     prepared = prepare(study, preprocessing)
-    check = [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+    check = [c for c in identity_checks(study, prepared.intensities, prepared.brain_mask, prepared.sequences)
              if c.check == "fluid"][0]
     assert check.status == "warn" and check.value > 0.2 and "FLAIR and T2w series look exchanged" in check.detail
 
@@ -80,7 +80,7 @@ def test_four_copies_of_one_series_fail_as_duplicates(loaded, preprocessing) -> 
     volumes = {name: dataclasses.replace(loaded["T1w"], sequence=name) for name in loaded.volumes}
     study = Study(volumes, loaded.study_hash)
     prepared = prepare(study, preprocessing)
-    failed = [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+    failed = [c for c in identity_checks(study, prepared.intensities, prepared.brain_mask, prepared.sequences)
               if c.failed]
     assert len(failed) == 6 and all(c.value > 0.999 for c in failed)
 
@@ -88,14 +88,14 @@ def test_four_copies_of_one_series_fail_as_duplicates(loaded, preprocessing) -> 
 def test_a_description_equal_to_its_folder_name_passes_as_in_rsna_data(loaded, prepared) -> None:
     volumes = {name: dataclasses.replace(volume, description=name) for name, volume in loaded.volumes.items()}
     study = Study(volumes, loaded.study_hash)
-    assert [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+    assert [c for c in identity_checks(study, prepared.intensities, prepared.brain_mask, prepared.sequences)
             if c.check == "description"] == []
 
 
 def test_a_description_contradicting_its_folder_is_a_warning(loaded, prepared) -> None:
     t1 = dataclasses.replace(loaded["T1w"], description="AX T1 POST GAD")
     study = Study({**loaded.volumes, "T1w": t1}, loaded.study_hash)
-    check = [c for c in identity_checks(study, prepared.display, prepared.brain_mask, prepared.sequences)
+    check = [c for c in identity_checks(study, prepared.intensities, prepared.brain_mask, prepared.sequences)
              if c.check == "description"][0]
     assert check.status == "warn" and check.sequence == "T1w" and "reads as T1wCE" in check.detail
 

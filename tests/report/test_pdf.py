@@ -106,8 +106,9 @@ def test_the_key_slices_stay_on_one_page_when_every_section_is_present(outcome: 
               "tumour": {"volumes_ml": {"enhancing": 12.25, "necrosis": 3.1, "oedema": 40.5, "whole": 55.85},
                          "centre_mm": [20.0, -10.0, 15.0]},
               "contributions": {"FLAIR": 0.031, "T1w": 0.004, "T1wCE": -0.12, "T2w": 0.02}}
-    sequence, planes = key_slices(outcome.prediction.prepared.display, outcome.prediction.prepared.sequences,
-                                  outcome.prediction.prepared.grid.affine, None, None, (32, 32, 32))
+    prepared = outcome.prediction.artefacts.prepared
+    sequence, planes = key_slices(prepared.intensities, prepared.sequences, prepared.grid.affine, None, None,
+                                  (32, 32, 32))
     path = tmp_path / "full.pdf"
     path.write_bytes(pdf_report(report, (sequence, "grid centre", planes)))
     pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"], capture_output=True,
@@ -117,7 +118,8 @@ def test_the_key_slices_stay_on_one_page_when_every_section_is_present(outcome: 
 
 
 def test_a_prediction_without_a_map_says_so_under_its_slices(outcome: Outcome, tmp_path: Path) -> None:
-    prepared = outcome.prediction.prepared
-    sequence, planes = key_slices(prepared.display, prepared.sequences, prepared.grid.affine, None, None, (32, 32, 32))
+    prepared = outcome.prediction.artefacts.prepared
+    sequence, planes = key_slices(prepared.intensities, prepared.sequences, prepared.grid.affine, None, None,
+                                  (32, 32, 32))
     text = pdf_text(pdf_report(outcome.report, (sequence, "grid centre", planes)), tmp_path)
     assert "T1wCE through the grid centre, without a Grad-CAM map" in text and "Grad-CAM map of" not in text

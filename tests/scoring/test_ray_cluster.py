@@ -45,7 +45,7 @@ def test_ray_scores_as_the_local_engine_does_and_reports_the_broken_study(
 def test_the_studies_of_a_killed_worker_are_scored_again(cohort: Path, ray_cluster: Any) -> None:
     folders = {case: cohort / "train" / case for case in ["00000", "00001", "00002", "00003"]}
     predictor = Predictor.load()
-    expected = {case: predictor.predict(load_study(folder), with_cam=False).probability
+    expected = {case: predictor.predict(load_study(folder), with_cam=False).result.probability
                 for case, folder in folders.items()}
     killed: list[int] = []
 

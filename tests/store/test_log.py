@@ -77,6 +77,41 @@ def test_status_user_revision_and_since_filters_combine(store: Store) -> None:
     assert later["time"].tolist() == [pd.Timestamp(start + timedelta(days=3))]
 
 
+def _one_old_abstention_under_newer_calls(store: Store) -> datetime:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    store.log_prediction(record(time=start, status="abstained", probability=0.51, model_revision="old"))
+    for minute in range(1, 6):
+        store.log_prediction(record(time=start + timedelta(minutes=minute), probability=minute / 10))
+    store.log_prediction(record(time=start + timedelta(minutes=9), status="failed", error="ValueError: x"))
+    return start
+
+
+def test_a_status_filter_finds_an_older_row_beyond_the_limit_of_unfiltered_rows(store: Store) -> None:
+    _one_old_abstention_under_newer_calls(store)
+    assert "abstained" not in store.predictions(limit=3)["status"].tolist()
+    found = store.predictions(limit=3, status=["abstained", "failed"])
+    assert found["status"].tolist() == ["failed", "abstained"] and found["probability"].tolist()[1] == 0.51
+
+
+def test_a_revision_filter_takes_several_revisions_and_an_empty_choice_matches_nothing(store: Store) -> None:
+    _one_old_abstention_under_newer_calls(store)
+    assert len(store.predictions(model_revision=["old", RECORD.model_revision])) == 7
+    assert store.predictions(model_revision=["old"])["status"].tolist() == ["abstained"]
+    assert store.predictions(status=[]).empty and list(store.predictions(status=[]).columns) == list(COLUMNS)
+
+
+def test_counts_by_status_cover_every_matching_row_with_no_limit(store: Store) -> None:
+    start = _one_old_abstention_under_newer_calls(store)
+    assert store.prediction_counts() == {"ok": 5, "abstained": 1, "rejected": 0, "failed": 1}
+    assert store.prediction_counts(since=start + timedelta(minutes=2), status=["ok", "abstained"]) == {
+        "ok": 4, "abstained": 0, "rejected": 0, "failed": 0}
+
+
+def test_the_revisions_in_the_log_are_listed_once_each(store: Store) -> None:
+    _one_old_abstention_under_newer_calls(store)
+    assert store.model_revisions() == sorted(["old", RECORD.model_revision])
+
+
 def test_an_unknown_status_filter_suggests_the_nearest(store: Store) -> None:
     with pytest.raises(InputError, match="did you mean 'rejected'"):
         store.predictions(status="rejectd")

@@ -17,7 +17,7 @@ import core.train.dataset as dataset
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import load_model
-from core.model.config import Preprocessing
+from core.preprocess.settings import Preprocessing
 from core.synth.cases import write_cohort
 from core.train.dataset import BROKEN_CASES, TensorCache, find_cases, load_cohort, read_labels
 from core.train.loop import TrainSettings
@@ -56,9 +56,9 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     card = (tmp_path / "model" / "README.md").read_text()
     assert "Trained on synthetic data only" in card and "0.62174" in card and "0.562" in card
     prediction = Predictor(model, source).predict(load_study(cohort / "train" / "00003"))
-    assert prediction.cam.shape == (32, 32, 32) and 0 <= prediction.probability <= 1
+    assert prediction.artefacts.cam.shape == (32, 32, 32) and 0 <= prediction.result.probability <= 1
     ood = json.loads((tmp_path / "model" / "ood.json").read_text())  # the OOD gate's reference, fitted by train
-    assert ood["n_cases"] == 8 and ood["percentile"] == 99.0 and prediction.ood.threshold == ood["threshold"]
+    assert ood["n_cases"] == 8 and ood["percentile"] == 99.0 and prediction.result.ood.threshold == ood["threshold"]
     assert json.loads((tmp_path / "model" / "metrics.json").read_text())["oof"]["n"] == 8
     evaluated = subprocess.run(
         [sys.executable, "-m", "core", "evaluate", str(cohort), "--labels", str(cohort / "train_labels.csv"),
