@@ -1,13 +1,16 @@
-"""Abstention rates: in-distribution held-out synthetic cases (target <= 5%) and five kinds of study the model is
-not meant for (target >= 90% each): pure noise in valid DICOM geometry, a healthy brain (the MNI152 template the
-generator starts from, no tumour), all four sequences copies of one, slices 10 mm thick, a CT-like intensity scale.
+"""Abstention rates: in-distribution held-out synthetic cases (target <= 5%), the same cases with one sequence
+missing (target <= 10% each), and five kinds of study the model is not meant for (target >= 90% each): pure noise
+in valid DICOM geometry, a healthy brain (the MNI152 template the generator starts from, no tumour), all four
+sequences copies of one, slices 10 mm thick, a CT-like intensity scale.
 
-Usage: python benchmarks/abstention.py [--val /work/data/val100] [--n-val 100] [--n 10] [--dir DIR] [--model DIR]
-       python benchmarks/abstention.py --cam 5   # Grad-CAM model-randomisation check on 5 val cases
+Usage: python benchmarks/abstention.py [--val /work/data/val100] [--n-val 100] [--n-missing 100] [--n 10]
+                                       [--dir DIR] [--model DIR]
+       python benchmarks/abstention.py --cam 5   # explanation-map model-randomisation check on 5 val cases
 
 Each study goes through ``load_study`` and ``Predictor.predict`` (what the Service runs, without the log). A study
 refused as an InputError is counted apart ("rejected": no probability at all); "not answered" = abstained +
-rejected. "Indeterminate" (the 90% interval straddles the threshold) is not an abstention and is shown apart.
+rejected. "Indeterminate" (the decision rule makes no call) is not an abstention and is shown apart. A missing
+sequence is blanked and the model told so (``predict(missing=...)``), as for a study that lacks it.
 """
 
 from __future__ import annotations
@@ -138,13 +141,14 @@ KINDS: dict[str, Callable[[Path, int], Path]] = {
 }
 
 
-def outcome(predictor, folder: Path) -> tuple[str, list[str]]:
+def outcome(predictor, folder: Path, missing: tuple[str, ...] = ()) -> tuple[str, list[str]]:
     """``abstained``, ``indeterminate``, ``answered`` or ``rejected``, and the reasons / error."""
     from core.errors import InputError
     from core.ingest import load_study
 
     try:
-        result = predictor.predict(load_study(folder), with_cam=False).result
+        result = predictor.predict(load_study(folder), with_cam=False, missing=missing,
+                                   with_contributions=False).result
     except InputError as err:
         return "rejected", [err.user_message.splitlines()[0][:160]]
     if result.abstained:
@@ -161,8 +165,8 @@ def row(name: str, results: list[tuple[str, list[str]]]) -> str:
 
 
 def cam_sanity(predictor, folders: list[Path]) -> None:
-    """Spearman rank correlation, inside the brain, of the trained model's Grad-CAM++ and that of the same network
-    with randomised weights (Adebayo et al. 2018); near 0 is what a map that explains the model gives."""
+    """Spearman rank correlation, inside the brain, of the trained model's explanation map and that of the same
+    network with randomised weights (Adebayo et al. 2018); near 0 is what a map that explains the model gives."""
     from core.inference import Predictor
     from core.inference.cam_sanity import map_rank_correlation, randomised_copy
     from core.ingest import load_study
@@ -175,7 +179,7 @@ def cam_sanity(predictor, folders: list[Path]) -> None:
         values.append(map_rank_correlation(ours.artefacts.cam, theirs.artefacts.cam,
                                            ours.artefacts.prepared.brain_mask))
         print(f"{folder.name}: rank correlation {values[-1]:+.3f}")
-    print(f"Grad-CAM vs randomised weights: median rank correlation {np.median(values):+.3f} "
+    print(f"explanation map vs randomised weights: median rank correlation {np.median(values):+.3f} "
           f"(range {min(values):+.3f} to {max(values):+.3f}, {len(values)} cases)")
 
 
@@ -183,11 +187,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", type=Path, default=Path("/work/data/val100"))
     parser.add_argument("--n-val", type=int, default=100)
+    parser.add_argument("--n-missing", type=int, default=None, help="val cases scored with each sequence missing "
+                        "(default: --n-val)")
     parser.add_argument("--n", type=int, default=10, help="cases of each out-of-distribution kind")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the cases (default: a temp folder)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--only", default=None, help="run only kinds whose name contains this text ('val' too)")
-    parser.add_argument("--cam", type=int, default=0, help="only the Grad-CAM randomisation check, on N val cases")
+    parser.add_argument("--cam", type=int, default=0, help="only the explanation-map randomisation check, on N val "
+                        "cases")
     args = parser.parse_args()
     import torch
 
@@ -210,6 +217,11 @@ def main() -> None:
         results = [outcome(predictor, folder) for folder in folders]
         lines.append(row(f"in-distribution held-out ({args.val.name})", results))
         reasons["in-distribution"] = [r for kind, rs in results for r in rs if kind == "abstained"]
+        for sequence in SEQUENCES:
+            some = folders[:args.n_val if args.n_missing is None else args.n_missing]
+            results = [outcome(predictor, folder, (sequence,)) for folder in some]
+            lines.append(row(f"in-distribution, {sequence} missing", results))
+            reasons[f"{sequence} missing"] = [r for kind, rs in results for r in rs if kind == "abstained"]
     for name, make in KINDS.items():
         if args.only is not None and args.only not in name:
             continue

@@ -1,4 +1,5 @@
-"""Forward pass of the network (segmentation + methylation logit) at the shipped input shape, and the weights' size.
+"""Forward pass of the served network (every fold model: segmentation + methylation logit, ensembled) at the
+shipped input shape, and the weights' size.
 
 Usage: python benchmarks/model.py [--model DIR] [--threads 2] [--repeats 10]
 
@@ -43,10 +44,11 @@ def main() -> None:
             runs.append(time.perf_counter() - started)
     size = (Path(source.folder) / "model.safetensors").stat().st_size / 1e6
     parameters = sum(p.numel() for p in model.parameters())
-    print(f"model {source.repo}: {model.config.architecture}, {parameters:,} parameters; "
+    print(f"model {source.repo}: {len(model.members)} x {model.config.architecture}, {parameters:,} parameters; "
           f"input 1x{x.shape[1]}x{'x'.join(map(str, shape))}, outputs logit {tuple(logit.shape)} and segmentation "
           f"{tuple(segmentation.shape)}")
-    print(f"forward (segmentation + logit) on {args.threads} thread(s): median {statistics.median(runs):.3f} s, "
+    print(f"forward (all fold models: segmentation + logit) on {args.threads} thread(s): median "
+          f"{statistics.median(runs):.3f} s, "
           f"fastest {min(runs):.3f} s over {args.repeats} runs (target <= 0.25 s)")
     print(f"weights {size:.1f} MB (target <= 32 MB)")
 

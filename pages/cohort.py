@@ -11,6 +11,8 @@ from core.figures import calibration_figure, confusion_figure, probability_histo
 from core.metrics import Confusion
 from core.notice import BEST_COMPETITION_AUC
 from core.service import get_service
+from core.store import TRAINING_COHORT
+from core.store.cohort_tables import training_calibration
 
 st.title("Cohort")
 st.write("Statistics of the model in use over a labelled cohort, from the store (DuckDB, or PostgreSQL for several "
@@ -65,7 +67,11 @@ if summary.metrics is None:
 
 left, right = st.columns(2)
 left.plotly_chart(roc_figure(summary.roc, summary.metrics, title=f"ROC: {name}"), key="roc")
-right.plotly_chart(calibration_figure(summary.calibration, title=f"Calibration: {name}"), key="calibration")
+curve, note = (training_calibration(predictor.source.folder) if name == TRAINING_COHORT
+               else (summary.calibration, ""))
+right.plotly_chart(calibration_figure(curve or summary.calibration, title=f"Calibration: {name}"), key="calibration")
+if note:
+    right.caption("Probabilities " + note + ".")
 threshold = st.slider("Decision threshold", 0.0, 1.0, float(predictor.config.threshold), 0.01)
 confusion = Confusion.at(summary.labels, summary.probabilities, threshold)
 st.plotly_chart(confusion_figure(confusion, threshold), key="confusion")

@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ServiceUnavailable
-from core.model.card import demoted, read_card, without_comments
+from core.figures.decision import error_reject_figure
+from core.inference.decision import DecisionRule
+from core.model.card import demoted, read_card, read_evaluation_figures, without_comments
 from core.model.publish import tree_url
 from core.notice import BEST_COMPETITION_AUC, EXTERNAL_COHORT_AUC, PUBLISHED_CONTEXT
 from core.service import get_service
@@ -42,6 +44,30 @@ if config.metrics is not None:
             ("precision", f"{metrics.precision:.3f}"), ("recall", f"{metrics.recall:.3f}"),
             ("F1", f"{metrics.f1:.3f}"), ("Brier score", f"{metrics.brier:.3f}")]
     st.dataframe(pd.DataFrame(rows, columns=["metric", "value"]).astype(str), hide_index=True)
+
+st.subheader("When the model makes a call")
+rule = predictor.decision_rule
+if rule is None:
+    st.warning("This model folder has no decision rule (decision.json): no prediction gets a call with a stated "
+               "guarantee.", icon=":material/warning:")
+else:
+    low, high = rule.call_region
+    st.write(f"**Rule:** {rule.to_json()['rule']}, fitted on {rule.n} cases ({rule.fitted_on}); target error "
+             f"{rule.target_error:g}. It calls unmethylated at P ≤ {low:.2f} and methylated at P ≥ {high:.2f}; "
+             "in between the label is *indeterminate*.")
+    st.info(f"**Guarantee:** {rule.guarantee}", icon=":material/verified:")
+    curves = {"training (out-of-fold)": DecisionRule.stored_curve(source.folder)}
+    evaluations = read_evaluation_figures(source.folder)
+    for section, figures in evaluations.items():
+        if figures.get("decision"):
+            curves[f"{section} ({figures['n']} cases)"] = figures["decision"]["error_reject"]
+    st.plotly_chart(error_reject_figure({k: v for k, v in curves.items() if v}, rule.target_error),
+                    key="error-reject")
+    for section, figures in evaluations.items():
+        if figures.get("call_rate") is not None and figures.get("accuracy_among_calls") is not None:
+            st.caption(f"{section}: {figures['calls']} of {figures['n']} studies called "
+                       f"({figures['call_rate']:.0%}), {figures['accuracy_among_calls']:.0%} of the calls right. "
+                       f"Reproduce: `{figures['command']}`")
 
 st.subheader("Model card")
 card = read_card(source.folder)

@@ -1,4 +1,5 @@
-"""Predict: one study in (an example, a .zip, a folder or files), the probability, the slices and Grad-CAM out."""
+"""Predict: one study in (an example, a .zip, a folder or files), the probability, the slices and the explanation
+map out."""
 
 from __future__ import annotations
 
@@ -132,8 +133,8 @@ def viewer(outcome: Outcome) -> None:
         st.session_state["cursor-of"] = outcome
         cursor_to_start(display)
     cam_toggle, cam_fade, label_toggle, label_fade = st.columns(4)
-    show_cam = cam_toggle.toggle("Grad-CAM overlay", value=display.cam is not None, disabled=display.cam is None)
-    cam_opacity = cam_fade.slider("Grad-CAM opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show_cam)
+    show_cam = cam_toggle.toggle("Explanation overlay", value=display.cam is not None, disabled=display.cam is None)
+    cam_opacity = cam_fade.slider("Explanation opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show_cam)
     show_labels = label_toggle.toggle("Tumour segmentation", value=display.labels is not None,
                                       disabled=display.labels is None,
                                       help=None if display.labels is not None else "This model gives no segmentation.")
@@ -168,8 +169,13 @@ if outcome is not None:
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
         if show_answer:
+            decision = result.decision
             st.plotly_chart(gauge_figure(result.probability, result.uncertainty.interval90,
-                                         result.threshold, result.label, greyed=result.abstained),
+                                         result.threshold, result.label, greyed=result.abstained,
+                                         no_call=(decision["calls_below"], decision["calls_above"]) if decision
+                                         else None,
+                                         interval_name="fold models" if result.uncertainty.members
+                                         else "90% interval"),
                             key="gauge")
     with facts_column:
         low, high = result.uncertainty.interval90
@@ -179,8 +185,9 @@ if outcome is not None:
                       "trained on; the bundled one saw synthetic data only).")
         provenance = result.provenance
         interval = f"{low:.3f} to {high:.3f}" if show_answer else "hidden"
+        rule = f"**Decision rule:** {result.decision['guarantee']}  \n" if result.decision else ""
         st.markdown(f"**Label:** {result.label} (threshold {result.threshold:.2f})  \n"
-                    f"**90% interval:** {interval} ({result.uncertainty.method})  \n"
+                    f"**Interval:** {interval} ({result.uncertainty.method})  \n" + rule +
                     f"**Model:** `{provenance.repo}` @ `{provenance.revision}`, preprocessing "
                     f"v{provenance.preprocessing_version}  \n"
                     "**Time:** " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings))
@@ -205,11 +212,12 @@ if outcome is not None:
     prepared, display = outcome.prediction.artefacts.prepared, outcome.prediction.artefacts.viewer
     model_grid = " x ".join(map(str, prepared.grid.shape))
     st.caption(f"The four sequences on one {display.spacing_mm:.2g} mm grid aligned in world coordinates (the "
-               "study's own in-plane resolution, never finer than 1 mm). Grad-CAM++ of the predicted label was "
-               f"computed on the model's {model_grid} grid of {prepared.grid.affine[0, 0]:.2g} mm and is drawn "
-               f"upsampled; the brighter, the more that region pushed towards '{result.label}', shown inside the "
-               f"brain (the network sees zeros outside it). Skull: {prepared.skull.action} ({prepared.skull.reason}). "
-               "A map shows what drove the model, not where the tumour is.")
+               "study's own in-plane resolution, never finer than 1 mm). The explanation map was computed on the "
+               f"model's {model_grid} grid of {prepared.grid.affine[0, 0]:.2g} mm and is drawn upsampled: each "
+               "voxel's share of the methylation logit through the tumour sub-region volumes the model reads (either "
+               "direction), so it lies where the model found tumour; shown inside the brain. Skull: "
+               f"{prepared.skull.action} ({prepared.skull.reason}). It shows what the logit was computed from, not "
+               "why that tumour is or is not methylated.")
     tumour = result.tumour
     if tumour is not None and tumour.found:
         columns = st.columns(4)

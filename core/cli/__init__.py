@@ -16,4 +16,5 @@ COMMANDS: dict[str, str] = {  # argparse help text: a literal percent sign is wr
     "push": "publish a trained model folder to the Hugging Face Hub",
     "purge": "delete prediction-log rows older than N days",
     "ood": "fit the out-of-distribution gate of a model folder (ood.json) on in-distribution cases",
+    "decide": "fit the decision rule of a model folder (decision.json) on its out-of-fold predictions",
 }

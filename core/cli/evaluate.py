@@ -17,24 +17,28 @@ from core.cli import COMMANDS
 from core.errors import InputError
 from core.figures import calibration_figure, roc_figure
 from core.inference import Predictor
+from core.inference.decision import error_reject_curve
 from core.metrics import calibration_curve, evaluate_predictions, roc_points
-from core.model.card import write_heldout_section
+from core.model.card import write_evaluation_figures, write_heldout_section
 from core.scoring import score_studies
 from core.train.assessment import (
     Collected,
     assess_case,
     auc_table,
     calibration_summary,
+    calls_summary,
     describe,
     dice_summary,
     latent_auc,
     missing_combinations,
     parse_without,
+    recalibration,
 )
 from core.train.calibration import expected_calibration_error
 from core.train.dataset import find_cases, read_labels
 
-JSON_KEYS = ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece")
+JSON_KEYS = ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece", "call_rate",
+             "accuracy_among_calls")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -87,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         collected.labels.append(case.label)
         collected.logits.append(result.details["logit"])
+        collected.served.append(result.label)
+        collected.abstained.append(result.abstained)
         for missing, probability in result.details["probabilities"]:
             collected.add(missing, probability)
         if result.details["dice"] is not None:
@@ -106,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
               "calibration_before_after": calibration_summary(labels, collected.logits, probabilities),
               "dice": dice_summary(collected.dice),
               "latent_score": latent_auc(args.data_dir / "truth.csv", [c.case_id for c in kept], labels),
-              "command": command}
+              "command": command, **calls_summary(labels, collected.served, predictor.config.labels),
+              "abstained": int(sum(collected.abstained)), "recalibration": recalibration(labels, probabilities),
+              "decision": _decision_report(predictor, labels, probabilities, collected.abstained)}
     if report["latent_score"]:
         report["latent_score"]["ratio"] = metrics.auc / report["latent_score"]["auc"]
     if args.missing_table:
@@ -119,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if predictor.source.revision != "local":
             raise InputError("--card writes into a local model folder; the model came from the Hub.")
         write_heldout_section(predictor.source.folder, report, args.card, command, section=args.card_section)
+        write_evaluation_figures(predictor.source.folder, report, args.card_section, args.card, command)
     if args.json:
         print(json.dumps({k: report[k] for k in JSON_KEYS}))
         return 0
@@ -147,14 +156,27 @@ def reproduce_command(args: argparse.Namespace, predictor: Predictor) -> str:
     return " ".join(parts + ["--json"])
 
 
+def _decision_report(predictor: Predictor, labels: list[int], probabilities: list[float],
+                     abstained: list[bool]) -> dict | None:
+    """The model's decision rule and its error-reject curve on these cases (an abstained study is never called)."""
+    rule = predictor.decision_rule
+    if rule is None:
+        return None
+    curve = error_reject_curve(rule, probabilities, labels, abstained=abstained)
+    return {**rule.to_json(), "error_reject": curve}
+
+
 def _write_predictions(path: Path, kept: list, collected: Collected, without: tuple[str, ...]) -> None:
+    """Per case: the served probability, label and abstention (what ``predict`` answers), the logit and Dice."""
     regions = list(collected.dice[0]) if collected.dice and len(collected.dice) == len(kept) else []
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["BraTS21ID", "MGMT_value", "probability", "logit"] + [f"dice_{r}" for r in regions])
+        writer.writerow(["BraTS21ID", "MGMT_value", "probability", "logit", "label", "abstained"]
+                        + [f"dice_{r}" for r in regions])
         for i, case in enumerate(kept):
             writer.writerow([int(case.case_id), case.label, f"{collected.probabilities[without][i]:.9g}",
-                             f"{collected.logits[i]:.6f}"] + [f"{collected.dice[i][r]:.4f}" for r in regions])
+                             f"{collected.logits[i]:.6f}", collected.served[i], str(collected.abstained[i]).lower()]
+                            + [f"{collected.dice[i][r]:.4f}" for r in regions])
 
 
 def _print_table(report: dict, predictor: Predictor, metrics, threshold: float, failed: list, out: Path) -> None:
@@ -168,6 +190,11 @@ def _print_table(report: dict, predictor: Predictor, metrics, threshold: float, 
             ("ECE", f"{report['ece']:.3f} (uncalibrated {before['ece']:.3f}; a perfectly calibrated model would "
                     f"show {after['ece_if_perfectly_calibrated']:.3f} from sampling alone)"),
             ("threshold", f"{threshold}"),
+            ("calls", f"{report['calls']} of {metrics.n} studies ({report['call_rate']:.0%}), "
+                      + (f"{report['accuracy_among_calls']:.0%} right" if report["calls"] else "none made")
+                      + f"; {report['abstained']} abstained"),
+            ("recalibr.", f"intercept {report['recalibration']['intercept']:+.2f}, slope "
+                          f"{report['recalibration']['slope']:.2f} (calibrated: 0 and 1)"),
             ("confusion", " ".join(f"{k}={v}" for k, v in metrics.confusion.items()))]
     if report["latent_score"]:
         latent = report["latent_score"]

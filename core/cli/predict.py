@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.cli import COMMANDS
-from core.errors import EXIT_INPUT
+from core.errors import EXIT_INPUT, InputError
 from core.notice import RESEARCH_NOTICE
 
 if TYPE_CHECKING:
@@ -32,13 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-log", action="store_true",
                         help="do not record this prediction in the prediction log (the DuckDB file MGMT_DB, default "
                              "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
-    parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--no-cam", action="store_true", help="skip the explanation map (faster)")
     parser.add_argument("--report", type=Path, metavar="DIR",
                         help="also write the PDF report and the DICOM Structured Report (TID 1500, for a PACS; it "
                              "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
                              "study gets the PDF only (an SR needs the DICOM study's UIDs)")
     parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
                         "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
+    parser.add_argument("--export-cam", type=Path, metavar="FILE.nii.gz", help="write the explanation map (where "
+                        "the logit comes from, 0 to 1) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)
 
 
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from core.report import ReportRequest
     from core.service import Service
 
+    if args.export_cam and args.no_cam:
+        raise InputError("--export-cam writes the explanation map, which --no-cam skips; drop one of them.")
     started = time.perf_counter()
     service = Service(model=args.model, revision=args.revision, import_cohort=False).start(background=False)
     loaded = time.perf_counter()
@@ -60,23 +64,29 @@ def run(args: argparse.Namespace) -> int:
         from core.inference.tumour import export_segmentation
 
         export_segmentation(prediction.artefacts.segmentation, prediction.artefacts.prepared.grid, args.export_seg)
+    if args.export_cam:
+        from core.inference.attribution import export_attribution
+
+        export_attribution(prediction.artefacts.cam, prediction.artefacts.prepared.grid, args.export_cam)
     if not args.no_log and not prediction.result.logged:
         print(f"warning: the prediction was not logged into '{service.store.path}' (the message above says why)",
               file=sys.stderr)
     if args.json:
         print(json.dumps(prediction.to_json(), indent=2))
     else:
-        print_result(prediction.result, args.export_seg)
+        print_result(prediction.result, args.export_seg, args.export_cam)
     return write_reports(outcome, args.report)
 
 
-def print_result(result: PredictionResult, exported: Path | None) -> None:
+def print_result(result: PredictionResult, exported: Path | None, exported_cam: Path | None = None) -> None:
     """The result as lines for a person: the answer, provenance, sequences, timings, tumour, checks, notice."""
     from core.inference.report import sequence_table
 
     low, high = result.uncertainty.interval90
-    print(f"P(methylated) = {result.probability:.3f}  (90% interval {low:.3f} to {high:.3f}; "
+    print(f"P(methylated) = {result.probability:.3f}  (interval {low:.3f} to {high:.3f}; "
           f"threshold {result.threshold}) -> {result.label}")
+    if result.label == "indeterminate" and not result.abstained:
+        print("no call: " + " ".join(result.reasons))
     provenance = result.provenance
     print(f"model: {provenance.repo} @ {provenance.revision}, preprocessing v{provenance.preprocessing_version}")
     for row in sequence_table(result.sequences):
@@ -89,6 +99,8 @@ def print_result(result: PredictionResult, exported: Path | None) -> None:
         print("tumour: " + ", ".join(f"{k} {v:.1f} ml" for k, v in volumes.items()) + where)
     if exported:
         print(f"segmentation written to {exported}")
+    if exported_cam:
+        print(f"explanation map written to {exported_cam}")
     for warning in result.warnings:
         print(f"warning: {warning}")
     for check in result.quality:  # the checks that did not pass say why the tool abstains

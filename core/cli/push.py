@@ -22,8 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "push", help=COMMANDS["push"],
         description="Check a model folder (config loads, card states research use and synthetic training data, "
-                    "model-index metrics present) and upload model.safetensors, config.json, README.md, oof.csv and "
-                    "metrics.json to a Hub model repo (created when missing). Token: HF_TOKEN or `hf auth login`; "
+                    "model-index metrics present) and upload model.safetensors, config.json, README.md and, when "
+                    "present, oof.csv, metrics.json, ood.json, decision.json and the evaluation-*.json figures to a "
+                    "Hub model repo (created when missing). Token: HF_TOKEN or `hf auth login`; "
                     "Hub: HF_ENDPOINT when set.")
     parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="folder written by `python -m core train`")
     parser.add_argument("--repo", required=True, metavar="ORG/NAME", help="the Hub model repo")

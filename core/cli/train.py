@@ -15,10 +15,11 @@ from tqdm import tqdm
 
 from core.cli import COMMANDS
 from core.errors import InputError
-from core.model.card import write_trained_card
+from core.inference.decision import DEFAULT_TARGET_ERROR
+from core.model.card import rewrite_trained_card, write_trained_card
 from core.model.network import MGMTNet
 from core.preprocess.settings import Preprocessing
-from core.train.calibration import apply_calibration, expected_calibration_error
+from core.train.calibration import apply_calibration, cross_fitted, expected_calibration_error
 from core.train.crossval import cross_validate
 from core.train.dataset import TensorCache, find_cases, load_cohort, load_segmentations, read_labels
 from core.train.loop import TrainSettings
@@ -27,9 +28,10 @@ from core.train.loop import TrainSettings
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help=COMMANDS["train"],
-        description="Train on an RSNA-layout folder with its labels CSV: stratified k-fold out-of-fold "
-                    "predictions, then a final model on all cases, then a Platt calibration map fitted on the "
-                    "out-of-fold logits. With --masks, the tumour segmentation is trained too.")
+        description="Train on an RSNA-layout folder with its labels CSV: stratified k-fold cross-validation whose "
+                    "K fold models are saved together and ensembled when served; a Platt calibration map and a "
+                    "conformal decision rule fitted on their out-of-fold predictions; the out-of-distribution "
+                    "gate. With --masks, the tumour segmentation is trained too.")
     add_data_options(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
     parser.add_argument("--folds", type=int, default=5, metavar="K")
@@ -50,6 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--segmentation-weight", type=float, default=defaults.segmentation_weight, metavar="W")
     parser.add_argument("--no-early-stopping", action="store_true", help="folds train on all their training cases "
                         "for --epochs epochs (no inner split), and so does the final model")
+    parser.add_argument("--target-error", type=float, default=DEFAULT_TARGET_ERROR, metavar="E",
+                        help="the decision rule's error per true class: a call is made only where conformal "
+                             "prediction leaves one label at this error (default %(default)s)")
     parser.add_argument("--data-note", metavar="TEXT", help="a sentence for the card on where the data came from "
                         "(e.g. the synth command and seed)")
     parser.set_defaults(run=run)
@@ -112,21 +117,22 @@ def run(args: argparse.Namespace) -> int:
     result = cross_validate(images, labels, args.folds, settings, preprocessing, progress=not args.quiet,
                             segmentations=segmentations, early_stopping=not args.no_early_stopping)
     args.out.mkdir(parents=True, exist_ok=True)
+    torch.save({"members": [fold.model.state_dict() for fold in result.members], "oof_logits": result.oof_logits,
+                "folds": result.folds, "labels": labels, "cases": [case.case_id for case in kept]},
+               args.out / "crossval.pt")  # the fold models as trained, kept until the folder is complete
     metrics = result.metrics.to_json()
     calibrated = apply_calibration(result.oof_logits, result.calibration)
+    crossfit = cross_fitted(result.oof_logits, labels, result.folds)
     calibration_figures = {
         "before": {"brier": metrics["brier"], "ece": expected_calibration_error(labels, result.oof)},
         "after_in_sample": {"brier": float(np.mean((calibrated - labels) ** 2)),
-                            "ece": expected_calibration_error(labels, calibrated)}}
-    model = MGMTNet(architecture=settings.architecture, widen_factor=settings.widen_factor, dropout=settings.dropout,
-                    preprocessing=preprocessing, labels=["unmethylated", "methylated"],
-                    training={**settings.to_json(), "tuning": tuned, "segmentation": segmentation_note,
-                              "final_epochs": result.final_epochs},
-                    metrics={"cv_folds": args.folds, **metrics, "ece": calibration_figures["before"]["ece"]},
-                    calibration=result.calibration)  # config.json records the metrics and calibration too
-    model.load_state_dict(result.final.model.cpu().state_dict())
-    truth = args.data_dir / "truth.csv"
-    ceiling = _ceiling(truth)
+                            "ece": expected_calibration_error(labels, calibrated)},
+        "after_cross_fitted": {"brier": float(np.mean((crossfit - labels) ** 2)),
+                               "ece": expected_calibration_error(labels, crossfit)}}
+    model = _served_model(result, settings, preprocessing, args.folds, {
+        **settings.to_json(), "tuning": tuned, "segmentation": segmentation_note, "final_epochs": result.final_epochs},
+        {"cv_folds": args.folds, **metrics, "ece": calibration_figures["before"]["ece"]})
+    ceiling = _ceiling(args.data_dir / "truth.csv")
     write_trained_card(args.out, metrics={**metrics, "ece": calibration_figures["before"]["ece"]},
                        settings=settings.to_json(), preprocessing=preprocessing, folds=args.folds,
                        final_epochs=result.final_epochs, synthetic=ceiling is not None, ceiling=ceiling,
@@ -134,26 +140,51 @@ def run(args: argparse.Namespace) -> int:
                        minutes=(time.perf_counter() - started) / 60, threads=torch.get_num_threads(),
                        early_stopping=not args.no_early_stopping)
     model.save_pretrained(args.out)
-    from core.train.ood_reference import OOD_CASES, fit_ood_reference  # the OOD gate's reference (ood.json)
-
-    fit_ood_reference(args.out, [case.folder for case in kept][:OOD_CASES])
-    with open(args.out / "oof.csv", "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["BraTS21ID", "MGMT_value", "fold", "probability", "logit", "calibrated"])
-        for case, label, fold, probability, logit, fitted in zip(kept, labels, result.folds, result.oof,
-                                                                 result.oof_logits, calibrated, strict=True):
-            writer.writerow([int(case.case_id), int(label), int(fold), f"{probability:.6f}", f"{logit:.6f}",
-                             f"{fitted:.6f}"])
+    _write_oof(args.out / "oof.csv", kept, labels, result, calibrated, crossfit)
     (args.out / "metrics.json").write_text(json.dumps({
         "oof": metrics, "folds": result.fold_metrics, "final_epochs": result.final_epochs,
         "settings": settings.to_json(), "tuning": tuned, "skipped": skipped, "histories": result.histories,
         "best_achievable_auc": ceiling, "calibration": {**result.calibration, **calibration_figures},
-        "segmentation": segmentation_note, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
+        "segmentation": segmentation_note, "seconds": round(time.perf_counter() - started, 1),
+        "threads": torch.get_num_threads(), "early_stopping": not args.no_early_stopping}, indent=2))
+    from core.train.decision_fit import fit_decision  # the decision rule (decision.json), from oof.csv
+    from core.train.ood_reference import OOD_CASES, fit_ood_reference  # the OOD gate's reference (ood.json)
+
+    rule = fit_decision(args.out, args.target_error)
+    rewrite_trained_card(args.out, args.data_note, decision=rule.card_sentences)  # the card states the rule
+    fit_ood_reference(args.out, [case.folder for case in kept][:OOD_CASES])
+    (args.out / "crossval.pt").unlink()
     low, high = metrics["auc_ci95"]
     print(f"out-of-fold AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}) over {metrics['n']} cases"
           + (f"; best achievable {ceiling:.3f}" if ceiling else "") + f"; wrote {args.out} in "
           f"{time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _served_model(result, settings: TrainSettings, preprocessing: Preprocessing, folds: int, training: dict,
+                  metrics: dict) -> MGMTNet:
+    """The K fold models in one network (ensembled when served), with the calibration map of their out-of-fold
+    logits; config.json records the metrics and the calibration too."""
+    model = MGMTNet(architecture=settings.architecture, widen_factor=settings.widen_factor, dropout=settings.dropout,
+                    preprocessing=preprocessing, labels=["unmethylated", "methylated"], training=training,
+                    metrics=metrics, calibration=result.calibration, members=folds)
+    for member, fold in zip(model.members, result.members, strict=True):
+        member.load_state_dict(fold.model.members[0].cpu().state_dict())
+    return model.eval()
+
+
+def _write_oof(path: Path, kept: list, labels: np.ndarray, result, calibrated: np.ndarray,
+               crossfit: np.ndarray) -> None:
+    """Per training case: its fold, the out-of-fold probability and logit, calibrated by the map fitted on all
+    folds and cross-fitted (by a map fitted on the other folds)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["BraTS21ID", "MGMT_value", "fold", "probability", "logit", "calibrated",
+                         "calibrated_cross_fitted"])
+        for case, label, fold, probability, logit, fitted, crossed in zip(
+                kept, labels, result.folds, result.oof, result.oof_logits, calibrated, crossfit, strict=True):
+            writer.writerow([int(case.case_id), int(label), int(fold), f"{probability:.6f}", f"{logit:.6f}",
+                             f"{fitted:.6f}", f"{crossed:.6f}"])
 
 
 def _segmentations(args: argparse.Namespace, kept: list,

@@ -1,5 +1,7 @@
 """Out-of-distribution gate: how unlike the training cases a study is, as a Mahalanobis distance on the network's
-pooled features, against reference statistics fitted on in-distribution cases and kept in the model folder.
+pooled features, against reference statistics fitted on in-distribution cases and kept in the model folder. A
+study missing sequences is compared with a reference fitted on the same cases with the same sequences blanked
+(one reference per availability pattern), so a missing sequence alone does not make a study look foreign.
 
 The reference (``ood.json``: mean, precision, threshold) is fitted with scikit-learn's Ledoit-Wolf shrunk
 covariance (stable with fewer cases than feature dimensions). The threshold is the THRESHOLD_PERCENTILE-th
@@ -27,8 +29,8 @@ OOD_FILE = "ood.json"
 THRESHOLD_PERCENTILE = 99.0
 """Percentile of in-distribution (out-of-fold) distances beyond which a study is out of distribution."""
 FOLDS = 5
-FEATURE_LAYER = "unet.down4"
-"""Where pooled features are read: the deepest encoder stage of the network."""
+FEATURE_LAYER = "members.0.unet.down4"
+"""Where pooled features are read: the deepest encoder stage of the first fold network."""
 
 
 def feature_layer(model: torch.nn.Module) -> str:
@@ -64,6 +66,7 @@ class OodScore:
     score: float
     threshold: float
     percentile: float = THRESHOLD_PERCENTILE  # of in-distribution distances the threshold was set at
+    missing: tuple[str, ...] = ()  # the sequences blanked in the reference the study was compared with
 
     @property
     def beyond(self) -> bool:
@@ -90,8 +93,8 @@ class OodReference:
         centred = np.atleast_2d(features) - self.mean
         return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, self.precision, centred), 0.0))
 
-    def score(self, features: np.ndarray) -> OodScore:
-        return OodScore(float(self.distance(features)[0]), self.threshold, self.percentile)
+    def score(self, features: np.ndarray, missing: tuple[str, ...] = ()) -> OodScore:
+        return OodScore(float(self.distance(features)[0]), self.threshold, self.percentile, tuple(missing))
 
     @classmethod
     def fit(cls, features: np.ndarray, layer: str, percentile: float = THRESHOLD_PERCENTILE,
@@ -115,19 +118,74 @@ class OodReference:
     def to_json(self) -> dict[str, Any]:
         return {"method": "Mahalanobis distance, Ledoit-Wolf covariance", "layer": self.layer,
                 "percentile": self.percentile, "n_cases": self.n_cases, "threshold": self.threshold,
-                "mean": self.mean.tolist(), "precision": self.precision.tolist()}
+                "mean": _rounded(self.mean), "precision": _rounded(self.precision)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OodReference:
+        return cls(np.asarray(data["mean"]), np.asarray(data["precision"]), float(data["threshold"]),
+                   float(data["percentile"]), int(data["n_cases"]), str(data["layer"]))
 
     def write(self, folder: Path) -> Path:
+        return OodGate({(): self}).write(folder)
+
+    @classmethod
+    def read(cls, folder: Path) -> OodGate | None:
+        """The gate in a model folder (see ``OodGate.read``)."""
+        return OodGate.read(folder)
+
+
+def _rounded(values: np.ndarray) -> list:
+    """Seven significant digits: enough for a distance, a third of the file."""
+    return np.vectorize(lambda v: float(f"{v:.7g}"))(values).tolist()
+
+
+@dataclass(frozen=True)
+class OodGate:
+    """One reference per availability pattern, keyed by the sequences missing (``()``: all four present)."""
+
+    references: dict[tuple[str, ...], OodReference]
+
+    def reference(self, missing: tuple[str, ...] = ()) -> OodReference:
+        """The reference fitted with exactly these sequences blanked (the all-four one when there is none)."""
+        return self.references.get(tuple(missing), self.references[()])
+
+    def score(self, features: np.ndarray, missing: tuple[str, ...] = ()) -> OodScore:
+        """The distance to the reference of the study's own availability pattern."""
+        fitted = tuple(missing) if tuple(missing) in self.references else ()
+        return self.reference(fitted).score(features, fitted)
+
+    @property
+    def n_cases(self) -> int:
+        return self.references[()].n_cases
+
+    @property
+    def layer(self) -> str:
+        return self.references[()].layer
+
+    @property
+    def threshold(self) -> float:
+        return self.references[()].threshold
+
+    @property
+    def percentile(self) -> float:
+        return self.references[()].percentile
+
+    def write(self, folder: Path) -> Path:
+        """``ood.json``: the all-four reference at the top level, each pattern's under ``patterns``."""
         path = Path(folder) / OOD_FILE
-        path.write_text(json.dumps(self.to_json()))
+        patterns = [{"missing": list(missing), **reference.to_json()}
+                    for missing, reference in self.references.items() if missing]
+        path.write_text(json.dumps({**self.references[()].to_json(), "patterns": patterns}))
         return path
 
     @classmethod
-    def read(cls, folder: Path) -> OodReference | None:
-        """The reference in a model folder, or None when it has none (the gate is then off, and says so)."""
+    def read(cls, folder: Path) -> OodGate | None:
+        """The gate in a model folder, or None when it has none (the gate is then off, and says so)."""
         path = Path(folder) / OOD_FILE
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
-        return cls(np.asarray(data["mean"]), np.asarray(data["precision"]), float(data["threshold"]),
-                   float(data["percentile"]), int(data["n_cases"]), str(data["layer"]))
+        references = {(): OodReference.from_json(data)}
+        for pattern in data.get("patterns", []):
+            references[tuple(pattern["missing"])] = OodReference.from_json(pattern)
+        return cls(references)

@@ -1,10 +1,11 @@
 """Study -> Prediction: probability of MGMT methylation, its uncertainty, the tumour segmentation and its
-volumes, Grad-CAM, timings and provenance.
+volumes, the map of where the logit comes from, timings and provenance.
 
-Uncertainty combines test-time augmentation (left-right flip) with Monte-Carlo dropout in the head: the
-encoder-decoder runs once per augmentation, the dropout head samples many times on those features (cheap).
-Probabilities pass through the calibration map stored in the model's config.json. Missing sequences are blank
-channels, and the model is told which are missing (its availability vector).
+The model's K fold models are ensembled (mean logit, mean softmax segmentation), as nnU-Net serves its folds; the
+mean logit passes through the calibration map fitted on their out-of-fold logits, and the spread shown is the
+range of the fold models' calibrated probabilities. A call is made only where the model's conformal decision rule
+(``decision.json``) accepts. Missing sequences are blank channels, and the model is told which are missing (its
+availability vector).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.visualize import GradCAMpp
 
 from core.inference.abstention import decide
+from core.inference.attribution import logit_attribution
+from core.inference.decision import DecisionRule
 from core.inference.ood import OodReference, pooled_features
 from core.inference.report import PredictionResult, Provenance, SequenceSource, Timings, Uncertainty
 from core.inference.tumour import Tumour
@@ -30,9 +32,6 @@ from core.preprocess.chain import PreparedStudy, prepare
 from core.preprocess.display import DisplayVolumes, timed_display_volumes
 from core.quality.checks import run_checks
 
-DROPOUT_SAMPLES = 32
-"""Monte-Carlo dropout draws of the head per augmentation."""
-
 Progress = Callable[[str], None]
 
 
@@ -41,10 +40,10 @@ class PredictionArtefacts:
     """The arrays behind a result, never serialised: what the pages draw, the PDF cuts and the OOD gate reads."""
 
     prepared: PreparedStudy  # the network's input and the intensities it came from, on the model grid
-    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: evidence for the label, 1 = strongest
+    cam: np.ndarray | None  # (D, H, W) in [0, 1] on prepared.grid: how strongly each voxel moves the logit
     segmentation: np.ndarray  # (D, H, W) uint8 BraTS labels on prepared.grid
     pooled_features: np.ndarray  # the network's pooled features (the OOD gate's input)
-    logit: float  # uncalibrated, averaged over the augmentations
+    logit: float  # uncalibrated, the mean over the fold models
     viewer: DisplayVolumes | None = None  # the viewer's uint8 volumes, when asked for (``with_display``)
 
 
@@ -66,28 +65,15 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Assessment:
-    """What one pass of the model (with flip and dropout samples) says about a prepared study."""
+    """What one pass of the fold models says about a prepared study."""
 
-    probability: float  # calibrated, averaged over the augmentations
-    probabilities: np.ndarray  # per augmentation, calibrated
-    samples: np.ndarray  # Monte-Carlo dropout draws, calibrated
-    logit: float  # uncalibrated, averaged over the augmentations
+    probability: float  # calibrated mean logit of the fold models
+    probabilities: np.ndarray  # per fold model, calibrated
+    logit: float  # uncalibrated, the mean over the fold models
     segmentation: np.ndarray  # (D, H, W) uint8 BraTS labels
     cam: np.ndarray | None
     missing: tuple[str, ...]
     seconds: float
-
-
-class _BothClasses(torch.nn.Module):
-    """The one-logit network seen as two classes (-logit, +logit), so a map can explain either label."""
-
-    def __init__(self, model: MGMTNet) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logit = self.model(x)  # blank channels are read as missing sequences
-        return torch.cat([-logit, logit], dim=1)
 
 
 def device_for_inference() -> torch.device:
@@ -103,14 +89,9 @@ class Predictor:
         self.model = model.to(self.device).eval()
         self.source = source
         self.config = model.config
-        # Grad-CAM++ (MONAI): localises the tumour far better than plain Grad-CAM on our trained models (see
-        # MGMTNet.cam_layer); our own normalisation, since MONAI's default maps the maximum to 0.
-        # .eval(): MONAI puts the wrapped module back in its previous mode after each map, and a fresh wrapper
-        # would be in training mode, switching dropout and batch norm on for every later prediction.
-        self._cam = GradCAMpp(nn_module=_BothClasses(self.model).eval(), target_layers=f"model.{model.cam_layer}",
-                              postprocessing=lambda m: m)
         self._lock = threading.Lock()
         self.ood_reference = OodReference.read(source.folder)
+        self.decision_rule = DecisionRule.read(source.folder)
 
     @classmethod
     def load(cls, repo_or_dir: str | None = None, revision: str | None = None) -> Predictor:
@@ -120,7 +101,7 @@ class Predictor:
     def predict(self, study: Study, with_cam: bool = True, progress: Progress | None = None,
                 missing: Sequence[str] = (), with_contributions: bool = True,
                 with_display: bool = False) -> Prediction:
-        """Prepare the study as the model's config says, run the model with TTA, and explain it with Grad-CAM.
+        """Prepare the study as the model's config says, run the fold models, and explain the logit.
         ``missing`` names sequences to treat as absent besides those the study lacks (blanked, and the model told
         so); ``with_contributions``: also the per-sequence contributions (one batched pass); ``with_display``: the
         viewer's volumes at the study's own resolution (``display`` in the timings)."""
@@ -130,29 +111,26 @@ class Predictor:
         timings = dict(prepared.timings_s)
         progress("model")
         missing = tuple(name for name in self.config.preprocessing.sequences if name in (*study.missing, *missing))
-        with pooled_features(self.model) as pooled:  # the first pass: the input and its flip
+        with pooled_features(self.model) as pooled:  # the first pass: the first fold model's features
             assessed = self.assess(prepared, missing, with_cam, progress)
         timings["model_and_cam" if with_cam else "model"] = assessed.seconds
         probability = assessed.probability
         started = time.perf_counter()
-        contributions = (self._contributions(prepared, assessed.missing, float(assessed.probabilities[0]))
+        contributions = (self._contributions(prepared, assessed.missing, assessed.probability)
                          if with_contributions else None)
         timings["contributions"] = time.perf_counter() - started
         threshold = self.config.threshold
-        low, high = np.percentile(assessed.samples, [5, 95])
         viewer = None
         if with_display:  # the viewer: the study at its own resolution, with the map and the segmentation on it
             viewer, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
-        uncertainty = Uncertainty(
-            std=float(assessed.samples.std()), interval90=(float(low), float(high)),
-            augmentations=tuple(float(p) for p in assessed.probabilities),
-            method=f"left-right flip x {DROPOUT_SAMPLES} Monte-Carlo dropout draws of the head")
+        uncertainty = fold_spread(assessed)
         started = time.perf_counter()
         tumour = Tumour.measure(assessed.segmentation, prepared.grid)
         vector = pooled[0].mean(axis=0)
         quality = run_checks(study, prepared, tumour.volumes_ml)
-        ood = self.ood_reference.score(vector) if self.ood_reference else None
-        decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood)
+        ood = self.ood_reference.score(vector, assessed.missing) if self.ood_reference else None
+        decision = decide(probability, uncertainty.interval90, threshold, self.config.labels, quality, ood,
+                          self.decision_rule)
         timings["quality"] = time.perf_counter() - started
         result = PredictionResult(
             probability=probability, label=decision.label, threshold=threshold, uncertainty=uncertainty,
@@ -162,15 +140,16 @@ class Predictor:
             study_hash=study.study_hash, skull=prepared.skull, timings=Timings.of(timings),
             warnings=tuple(study.warnings) + prepared.warnings, tumour=tumour, missing=assessed.missing,
             abstained=decision.abstained, reasons=decision.reasons, quality=quality, ood=ood,
-            contributions=contributions)
+            contributions=contributions,
+            decision=self.decision_rule.to_json() if self.decision_rule else None)
         artefacts = PredictionArtefacts(prepared, assessed.cam, assessed.segmentation, vector, assessed.logit,
                                         viewer)
         return Prediction(result, artefacts)
 
     def _contributions(self, prepared: PreparedStudy, missing: tuple[str, ...], probability: float
                        ) -> dict[str, float]:
-        """Per present sequence, the probability (dropout off, no flip) minus the probability without it (its
-        channel blanked and the availability vector saying so). One batched pass of the network."""
+        """Per present sequence, the probability minus the probability without it (its channel blanked and the
+        availability vector saying so). One batched pass of each fold model."""
         sequences = self.config.preprocessing.sequences
         present = [i for i, name in enumerate(sequences) if name not in missing]
         if len(present) < 2:
@@ -199,59 +178,48 @@ class Predictor:
 
     def assess(self, prepared: PreparedStudy, missing: Sequence[str] = (), with_cam: bool = False,
                progress: Progress | None = None) -> Assessment:
-        """The model on a prepared study (``missing`` sequences blanked): calibrated probability, its samples,
-        the segmentation (BraTS labels on the grid) and optionally the class activation map."""
+        """The fold models on a prepared study (``missing`` sequences blanked): calibrated probability of their
+        mean logit, each one's calibrated probability, the segmentation (their mean softmax as BraTS labels on the
+        grid) and optionally the map of where the logit comes from."""
         available = self.availability(missing)
         x = torch.from_numpy(prepared.image[None]).to(self.device) * available[:, :, None, None, None]
         with self._lock:
             started = time.perf_counter()
-            features, segmentation, cam = self._features_and_cam(x, available, with_cam, progress)
-            logits, probabilities, samples = self._probabilities(features)
+            logits, softs = self._members(x, available)
+            calibrated = torch.sigmoid(self.model.calibrated(logits)).cpu().numpy()
+            probability = float(torch.sigmoid(self.model.calibrated(logits.mean())))
+            soft = torch.stack(softs).mean(dim=0)[0]
+            segmentation = np.asarray(self.config.segmentation_labels, np.uint8)[soft.argmax(dim=0).cpu().numpy()]
+            cam = None
+            if with_cam:
+                if progress:
+                    progress("explanation")
+                cam = logit_attribution(self.model.members, softs, available)
             seconds = time.perf_counter() - started
-        return Assessment(float(probabilities.mean()), probabilities, samples, float(logits.mean()), segmentation,
-                          cam, tuple(name for name in self.config.preprocessing.sequences if name in missing),
-                          seconds)
+        return Assessment(probability, calibrated, float(logits.mean()), segmentation, cam,
+                          tuple(name for name in self.config.preprocessing.sequences if name in missing), seconds)
 
-    def _features_and_cam(self, x: torch.Tensor, available: torch.Tensor, with_cam: bool,
-                          progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
-        """Head features of the input and its left-right flip; the segmentation (softmax averaged over the
-        flip, as BraTS labels); the class activation map of the predicted class (evidence for the label shown),
-        from Grad-CAM++ on the unflipped input."""
-        flipped = torch.flip(x, dims=[2])  # grid axis 0 runs left-right (RAS)
+    def _members(self, x: torch.Tensor, available: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Each fold model's uncalibrated logit (K,) and softmax segmentation (1, C, D, H, W), dropout off."""
+        logits, softs = [], []
         with torch.no_grad(), self._autocast():
-            features, seg_logits = self.model.encode(torch.cat([x, flipped]), available.repeat(2, 1))
-            features = features.float()
-            soft = torch.softmax(seg_logits.float(), dim=1)
-            soft = (soft[0] + torch.flip(soft[1], dims=[1])) / 2
-        segmentation = np.asarray(self.config.segmentation_labels, np.uint8)[soft.argmax(dim=0).cpu().numpy()]
-        if not with_cam:
-            return features, segmentation, None
-        with torch.no_grad():
-            logit = self.model.calibrated(self.model.head(features))
-            predicted = int(torch.sigmoid(logit).mean() >= self.config.threshold)
-        if progress:
-            progress("Grad-CAM")
-        raw = self._cam(x, class_idx=predicted)
-        cam = raw[0, 0].detach().float().cpu().numpy()
-        peak = float(cam.max())
-        return features, segmentation, (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
-
-    def _probabilities(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-augmentation uncalibrated logits and calibrated probabilities (dropout off), and Monte-Carlo
-        dropout samples of the calibrated probability (dropout on)."""
-        head = self.model.head
-        with torch.no_grad():
-            logits = head(features)
-            deterministic = torch.sigmoid(self.model.calibrated(logits)).squeeze(1).cpu().numpy()
-            head.train()
-            try:
-                with torch.random.fork_rng(devices=[]):  # seeded: the same study gives the same interval
-                    torch.manual_seed(0)
-                    draws = torch.sigmoid(self.model.calibrated(head(features.repeat(DROPOUT_SAMPLES, 1))))
-            finally:
-                head.eval()
-        return logits.squeeze(1).cpu().numpy(), deterministic, draws.squeeze(1).cpu().numpy()
+            for member in self.model.members:
+                features, seg_logits = member.encode(x, available)
+                logits.append(member.head(features.float()).float().reshape(()))
+                softs.append(torch.softmax(seg_logits.float(), dim=1))
+        return torch.stack(logits), softs
 
     def _autocast(self):
         """Mixed precision on a GPU; a no-op on the CPU."""
         return torch.autocast(device_type="cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
+
+
+def fold_spread(assessed: Assessment) -> Uncertainty:
+    """The fold models' disagreement: the range and spread of their calibrated probabilities."""
+    members = assessed.probabilities
+    return Uncertainty(std=float(members.std()), interval90=(float(members.min()), float(members.max())),
+                       augmentations=(assessed.probability,), members=tuple(float(p) for p in members),
+                       method=(f"range of the {len(members)} fold models' calibrated probabilities (each trained "
+                               "without one fold of the training cases); no test-time augmentation"
+                               if len(members) > 1 else "one network: no spread between models, so the interval is "
+                               "the probability itself; no test-time augmentation"))

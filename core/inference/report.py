@@ -22,16 +22,19 @@ if TYPE_CHECKING:  # their modules bring torch, MONAI or nibabel; only their to_
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """How sure the model is: spread of Monte-Carlo draws, their 90% interval, per-augmentation probabilities."""
+    """How sure the model is: the spread of its fold models' probabilities, the interval shown beside the
+    probability, per-augmentation probabilities, and each fold model's probability; ``method`` says which."""
 
     std: float
     interval90: tuple[float, float]
     augmentations: tuple[float, ...]
     method: str
+    members: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"std": round(self.std, 6), "interval90": [round(v, 6) for v in self.interval90],
-                "augmentations": [round(p, 6) for p in self.augmentations], "method": self.method}
+                "augmentations": [round(p, 6) for p in self.augmentations], "method": self.method,
+                "members": [round(p, 6) for p in self.members]}
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class PredictionResult:
     quality: tuple[QualityCheck, ...] = ()
     ood: OodScore | None = None
     contributions: Mapping[str, float] | None = None  # probability with all present sequences minus without each
+    decision: Mapping[str, Any] | None = None  # the decision rule behind the label (rule, target error, n, guarantee)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON of ``predict --json``, the REST API and the log."""
@@ -159,4 +163,5 @@ class PredictionResult:
             "ood": self.ood.to_json() if self.ood else None,
             "contributions": ({name: round(delta, 4) for name, delta in self.contributions.items()}
                               if self.contributions is not None else None),
+            "decision": dict(self.decision) if self.decision is not None else None,
         }

@@ -46,7 +46,12 @@ class Tumour:
 
 def export_segmentation(labels: np.ndarray, grid: Grid, path: Path) -> Path:
     """Write the BraTS label map (uint8) with the grid's RAS affine (sform and qform) as NIfTI."""
-    image = nib.Nifti1Image(np.asarray(labels, np.uint8), grid.affine)
+    return write_on_grid(np.asarray(labels, np.uint8), grid, path)
+
+
+def write_on_grid(values: np.ndarray, grid: Grid, path: Path) -> Path:
+    """Write a volume on the model grid with the grid's RAS affine (sform and qform) as NIfTI."""
+    image = nib.Nifti1Image(values, grid.affine)
     image.set_sform(grid.affine, code=1)
     image.set_qform(grid.affine, code=1)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +29,19 @@ model-index:
 
 # {name}
 
-One network, two outputs, over four MRI sequences (FLAIR, T1w, T1wCE, T2w) resampled to a {shape} grid of
+{served}, two outputs, over four MRI sequences (FLAIR, T1w, T1wCE, T2w) resampled to a {shape} grid of
 {spacing} mm and z-scored over the brain:
 - a **tumour segmentation** (BraTS sub-regions: necrotic core 1, oedema 2, enhancing tumour 4) from a small
   MONAI residual U-Net ({architecture}, widen factor {widen_factor}, stride-2 stem);
 - one **methylation logit** whose head (a small MLP, dropout {dropout}) reads differentiable soft volumes and
   ratios of the predicted sub-regions and which sequences are present (an availability vector). The logit
   passes through a {calibration_method} calibration map (slope {slope:.3f}, intercept {intercept:.3f}) fitted
-  on the out-of-fold logits, stored in config.json and applied at prediction.
+  on {calibration_fitted_on}, stored in config.json and applied at prediction. {spread}
+
+A call (methylated or unmethylated) is made only where the decision rule accepts: {decision}
+Otherwise the label is `indeterminate`, with the reason. The explanation map is each voxel's first-order share
+of the logit through the soft sub-region volumes the head reads (gradient of the logit with respect to each
+segmentation channel times its probability), so it lies where the model finds tumour.
 
 Missing sequences: trained with sequence dropout ({sequence_dropout:.0%} of training cases had one or two
 sequences blanked, the model told which), so a study with any usable sequence can be scored.
@@ -68,7 +74,8 @@ SYNTHETIC_HEADLINE = ("**Trained on synthetic data only: these weights carry no 
 def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preprocessing: Preprocessing, folds: int,
                        final_epochs: int, synthetic: bool, ceiling: float | None, calibration: dict | None = None,
                        segmentation: str = "Segmentation not trained", data_note: str | None = None,
-                       minutes: float = 0.0, threads: int = 2, early_stopping: bool = True) -> None:
+                       minutes: float = 0.0, threads: int = 2, early_stopping: bool = True,
+                       decision: str = "no decision rule was fitted.", members: int | None = None) -> None:
     """The model card of a trained model, with its cross-validated metrics in model-index form."""
     if synthetic:
         data_text = ("A synthetic cohort written by `python -m core synth` (MNI152 anatomy, planted tumour traits "
@@ -80,15 +87,10 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
     if data_note:
         data_text += " " + data_note
     calibration = calibration or {"method": "none", "slope": 1.0, "intercept": 0.0}
-    if early_stopping:
-        protocol = ("Early stopping inside each fold watched an inner 20% split of that fold's training cases, never "
-                    f"the held-out fold. The shipped model was then trained on all {metrics['n']} cases for "
-                    f"{final_epochs} epochs (the median best epoch of the folds).")
-    else:
-        protocol = (f"Each fold's model trained for {final_epochs} epochs on all of that fold's training cases (no "
-                    f"early stopping); the shipped model was then trained the same way on all {metrics['n']} "
-                    "cases.")
     low, high = metrics["auc_ci95"]
+    kept = _marked_sections(folder / "README.md")
+    served, spread, protocol = _served_text(folds if members is None else members, folds, metrics["n"],
+                                            early_stopping, final_epochs)
     (folder / "README.md").write_text(TRAINED_CARD.format(
         name="MGMT methylation from MRI (research demo)", published=PUBLISHED_CONTEXT, dataset_type=dataset[0],
         dataset_name=dataset[1],
@@ -97,19 +99,80 @@ def write_trained_card(folder: Path, *, metrics: dict, settings: dict, preproces
         shape="x".join(map(str, preprocessing.input_shape)),
         spacing="x".join(map(str, preprocessing.spacing_mm)),
         calibration_method=calibration["method"], slope=calibration["slope"], intercept=calibration["intercept"],
-        sequence_dropout=settings.get("sequence_dropout", 0.0), segmentation=segmentation,
+        calibration_fitted_on=calibration.get("fitted_on") or "the out-of-fold logits", served=served, spread=spread,
+        sequence_dropout=settings.get("sequence_dropout", 0.0), segmentation=segmentation, decision=decision,
         ece=metrics.get("ece", float("nan")), minutes=minutes, threads=threads, protocol=protocol,
         **{k: metrics[k] for k in ("auc", "accuracy", "threshold", "f1", "brier", "precision", "recall")},
         **{k: settings[k] for k in ("architecture", "widen_factor", "dropout")},
-    ))
+    ).rstrip() + "".join(f"\n\n{section}" for section in kept) + "\n")
+
+
+def _served_text(members: int, folds: int, n: int, early_stopping: bool, final_epochs: int) -> tuple[str, str, str]:
+    """What is served, what its interval is, and how it was trained, as the card says them."""
+    fold = ("Early stopping inside each fold watched an inner 20% split of that fold's training cases, never the "
+            "held-out fold." if early_stopping else
+            f"Each fold's model trained for {final_epochs} epochs on all of that fold's training cases (no early "
+            "stopping).")
+    if members > 1:
+        return (f"{members} networks of one shape (the fold models of {folds}-fold cross-validation, shipped together "
+                "and ensembled at prediction as nnU-Net serves its folds: mean logit, mean softmax segmentation)",
+                "The interval shown beside the probability is the range of the fold models' calibrated probabilities.",
+                f"{fold} The fold models are what is shipped: no model is trained on all {n} cases.")
+    return (f"One network (trained on all {n} training cases after {folds}-fold cross-validation)",
+            "One model is served, so there is no spread between models: the interval beside the probability is the "
+            "probability itself.",
+            f"{fold} The shipped model was then trained " + ("for the folds' median best epoch count" if early_stopping
+                                                             else "the same way") + f" on all {n} cases.")
+
+
+def rewrite_trained_card(folder: Path, data_note: str | None = None, members: int | None = None,
+                         decision: str = "no decision rule was fitted.") -> None:
+    """The card of a trained folder written again from its records (metrics.json, config.json) and ``decision``
+    (the decision rule in sentences), keeping its protocol and evaluation sections."""
+    from core.model.config import ModelConfig
+
+    record = json.loads((folder / "metrics.json").read_text())
+    config = ModelConfig.read(folder / "config.json")
+    write_trained_card(folder, metrics={**record["oof"], "ece": record["calibration"]["before"]["ece"]},
+                       settings=record["settings"], preprocessing=config.preprocessing,
+                       folds=config.metrics.cv_folds if config.metrics else len(record["folds"]),
+                       final_epochs=record["final_epochs"], synthetic=record.get("best_achievable_auc") is not None,
+                       ceiling=record.get("best_achievable_auc"), calibration=config.calibration.to_json(),
+                       segmentation=record["segmentation"], data_note=data_note,
+                       minutes=record["seconds"] / 60, threads=record.get("threads", 2),
+                       early_stopping=bool(record.get("early_stopping", False)), decision=decision,
+                       members=members or int(json.loads((folder / "config.json").read_text()).get("members", 1)))
+
+
+def _marked_sections(card: Path) -> list[str]:
+    """The marked sections of an existing card (protocol, validation, held-out), in that order."""
+    text = card.read_text() if card.is_file() else ""
+    found = []
+    for start, end, *_ in SECTIONS.values():
+        if start in text and end in text:
+            found.append(text[text.index(start):text.index(end) + len(end)])
+    return found
+
+
+def write_section(folder: Path, section: str, title: str, body: str) -> None:
+    """Put (or replace) a marked section of the card (``protocol``: seeds, cohorts and commands), by hand-written
+    Markdown ``body`` under ``## title``."""
+    start, end, *_ = SECTIONS[section]
+    card = folder / "README.md"
+    text = card.read_text() if card.exists() else ""
+    if start in text:
+        text = text[:text.index(start)].rstrip() + text[text.index(end) + len(end):]
+    card.write_text(text.rstrip() + f"\n\n{start}\n## {title}\n{body.strip()}\n{end}\n")
 
 
 SECTIONS = {
-    "held-out": ("<!-- held-out evaluation -->", "<!-- end of held-out evaluation -->", "Held-out evaluation",
-                 "never seen in training or model selection; used once, for these figures"),
+    "protocol": ("<!-- protocol -->", "<!-- end of protocol -->",
+                 "Seeds, protocol and the commands behind every figure", ""),
     "validation": ("<!-- validation evaluation -->", "<!-- end of validation evaluation -->",
                    "Validation (used for choices, so not a held-out figure)",
                    "never trained on, but every model and hyperparameter choice was made on them"),
+    "held-out": ("<!-- held-out evaluation -->", "<!-- end of held-out evaluation -->", "Held-out evaluation",
+                 "never seen in training or model selection; used once, for these figures"),
 }
 HELDOUT_START, HELDOUT_END = SECTIONS["held-out"][:2]
 
@@ -144,6 +207,7 @@ def write_heldout_section(folder: Path, metrics: dict, data_description: str, co
                          f"(mean of 1,000 draws, {metrics['n']} cases) | {after['ece_if_perfectly_calibrated']:.3f} |")
     else:
         lines.append(f"| Brier score | {metrics['brier']:.3f} |")
+    lines += _call_lines(metrics)
     dice = metrics.get("dice") or {}
     if dice.get("n"):
         lines.append(f"| Dice, median over {dice['n']} cases: whole tumour / enhancing / necrotic core | "
@@ -157,9 +221,65 @@ def write_heldout_section(folder: Path, metrics: dict, data_description: str, co
             r_low, r_high = row["auc_ci95"]
             ratio = f"{row['ratio_to_all_four']:.3f}" if row["ratio_to_all_four"] else "-"
             lines.append(f"| {row['setting']} | {row['auc']:.3f} ({r_low:.3f} to {r_high:.3f}) | {ratio} |")
+    lines += _error_reject_lines(metrics.get("decision"))
     lines += ["", f"Reproduce: `{command}` (it prints the summary; every figure above is in the metrics.json it "
               "writes under the data folder's evaluation/)", end, ""]
     card.write_text(text.rstrip() + "\n\n" + "\n".join(lines))
+
+
+def _call_lines(metrics: dict) -> list[str]:
+    """Table rows: the calls users get, and logistic recalibration."""
+    lines = []
+    if "call_rate" in metrics:
+        right = (f"{metrics['accuracy_among_calls']:.1%} of them right" if metrics.get("calls")
+                 else "none made")
+        lines.append(f"| calls (methylated / unmethylated, what `predict` answers) | {metrics['calls']} of "
+                     f"{metrics['n']} studies ({metrics['call_rate']:.1%}), {right}; {metrics.get('abstained', 0)} "
+                     "abstained |")
+    recalibration = metrics.get("recalibration")
+    if recalibration:
+        lines.append(f"| logistic recalibration of the served probabilities: intercept / slope (calibrated: 0 / 1) "
+                     f"| {recalibration['intercept']:+.3f} / {recalibration['slope']:.3f} |")
+    return lines
+
+
+def _error_reject_lines(decision: dict | None) -> list[str]:
+    """The error-reject curve of the decision rule on these cases, the served target error marked."""
+    if not decision or not decision.get("error_reject"):
+        return []
+    lines = ["", f"Error-reject curve of the decision rule ({decision['rule']}, fitted on {decision['n']} "
+             f"cases; served at target error {decision['target_error']:g}, marked): each target error gives a "
+             "share of studies called and an error among those calls (abstentions count as no call).", "",
+             "| target error | share called | error among calls |", "|---|---|---|"]
+    for point in decision["error_reject"]:
+        mark = " **(served)**" if abs(point["target_error"] - decision["target_error"]) < 1e-9 else ""
+        lines.append(f"| {point['target_error']:.2f}{mark} | {point['call_rate']:.3f} | "
+                     f"{point['error_among_calls']:.3f} |")
+    return lines
+
+
+def write_evaluation_figures(folder: Path, metrics: dict, section: str, data_description: str, command: str) -> Path:
+    """``evaluation-<section>.json`` in the model folder: what the Model page draws (the calls, the error-reject
+    curve with the served point, calibration) beside the card's section."""
+    keys = ("n", "auc", "auc_ci95", "ece", "call_rate", "accuracy_among_calls", "calls", "abstained",
+            "recalibration", "decision", "latent_score", "dice")
+    path = folder / f"evaluation-{section}.json"
+    path.write_text(json.dumps({"section": section, "data": data_description, "command": command,
+                                **{key: metrics.get(key) for key in keys}}, indent=1))
+    return path
+
+
+def read_evaluation_figures(folder: Path) -> dict[str, dict]:
+    """The evaluations a model folder carries (validation, held-out), by section; empty when none."""
+    found = {}
+    for section in ("validation", "held-out"):
+        path = folder / f"evaluation-{section}.json"
+        if path.is_file():
+            try:
+                found[section] = json.loads(path.read_text())
+            except ValueError:
+                continue
+    return found
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from core.model.network import MGMTNet
 BUNDLED = Path(__file__).resolve().parents[2] / "weights"
 """The model folder shipped with the code (works offline)."""
 FILES = ("config.json", "model.safetensors")
-OPTIONAL_FILES = ("ood.json", "oof.csv")
-"""Downloaded with a Hub model when its repo has them: the out-of-distribution gate's reference, and the out-of-fold
-predictions the Cohort page shows; a model without them still serves (no gate, no training cohort)."""
+OPTIONAL_FILES = ("ood.json", "oof.csv", "decision.json", "evaluation-validation.json", "evaluation-held-out.json")
+"""Downloaded with a Hub model when its repo has them: the out-of-distribution gate's reference, the out-of-fold
+predictions the Cohort page shows, the decision rule, and the error-reject figures of the validation and held-out
+evaluations; a model without them still serves (no gate, no training cohort, no call without a rule's guarantee)."""
 HUB_TIMEOUT_S = 4.0
 
 

@@ -97,46 +97,15 @@ class TumourUNet(nn.Module):
         return bottom, logits + self.refine(torch.cat([logits, x[:, :self.image_channels]], dim=1))
 
 
-class MGMTNet(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="mgmt-radiogenomics",
-    tags=["medical-imaging", "mri", "glioblastoma", "mgmt", "research-only", "segmentation"],
-    license="apache-2.0",
-):
-    """Tumour segmentation (BraTS sub-regions) and one methylation logit from tumour-aware features."""
+class FoldMember(nn.Module):
+    """One trained network: the U-Net that segments the tumour and the head that reads the methylation logit from
+    the soft sub-region measurements and the availability vector."""
 
-    def __init__(
-        self,
-        architecture: str = "tumour-unet",
-        widen_factor: float = 0.5,
-        stem_stride: int = 2,
-        dropout: float = 0.3,
-        preprocessing: dict[str, Any] | Preprocessing | None = None,
-        labels: list[str] | None = None,
-        threshold: float = 0.5,
-        training: dict[str, Any] | None = None,
-        metrics: dict[str, Any] | None = None,
-        segmentation_labels: tuple[int, ...] | list[int] = SEGMENT_LABELS,
-        calibration: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, channels: int, classes: int, widths: tuple[int, ...], stem_stride: int, dropout: float,
+                 voxel_ml: float) -> None:
         super().__init__()
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture '{architecture}' is not one of {ARCHITECTURES}."
-                             f"{_suggest(architecture, ARCHITECTURES)}")
-        if isinstance(preprocessing, Preprocessing):
-            preprocessing = preprocessing.to_json()
-        self.config = ModelConfig.from_json({
-            "architecture": architecture, "widen_factor": widen_factor, "stem_stride": stem_stride,
-            "dropout": dropout, "preprocessing": {**Preprocessing().to_json(), **(preprocessing or {})},
-            "labels": labels or ["unmethylated", "methylated"], "threshold": threshold, "training": training or {},
-            "metrics": metrics or {}, "segmentation_labels": list(segmentation_labels),
-            "calibration": calibration or {}})
-        """What config.json says, validated (ConfigFieldError, a ValueError, for a wrong field)."""
-        channels = len(self.config.preprocessing.sequences)
-        widths = tuple(max(4, int(w * widen_factor)) for w in BASE_WIDTHS)
-        self.unet = TumourUNet(2 * channels, channels, len(self.config.segmentation_labels), widths, stem_stride)
-        self.voxel_ml = math.prod(self.config.preprocessing.spacing_mm) / 1000.0
+        self.unet = TumourUNet(2 * channels, channels, classes, widths, stem_stride)
+        self.voxel_ml = voxel_ml
         hidden = 32
         self.head = nn.Sequential(nn.Linear(TUMOUR_STATISTICS + channels, hidden), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(hidden, 1))
@@ -161,16 +130,85 @@ class MGMTNet(
         features, segmentation = self.encode(x, available)
         return self.head(features), segmentation
 
+
+class MGMTNet(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="mgmt-radiogenomics",
+    tags=["medical-imaging", "mri", "glioblastoma", "mgmt", "research-only", "segmentation"],
+    license="apache-2.0",
+):
+    """Tumour segmentation (BraTS sub-regions) and one methylation logit from tumour-aware features: ``members``
+    networks of the same shape (the K fold models of cross-validation, ensembled as nnU-Net does; one while
+    training)."""
+
+    def __init__(
+        self,
+        architecture: str = "tumour-unet",
+        widen_factor: float = 0.5,
+        stem_stride: int = 2,
+        dropout: float = 0.3,
+        preprocessing: dict[str, Any] | Preprocessing | None = None,
+        labels: list[str] | None = None,
+        threshold: float = 0.5,
+        training: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        segmentation_labels: tuple[int, ...] | list[int] = SEGMENT_LABELS,
+        calibration: dict[str, Any] | None = None,
+        members: int = 1,
+    ) -> None:
+        super().__init__()
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture '{architecture}' is not one of {ARCHITECTURES}."
+                             f"{_suggest(architecture, ARCHITECTURES)}")
+        if not isinstance(members, int) or members < 1:
+            raise ValueError(f"members is {members!r}; expected a positive number of fold models")
+        if isinstance(preprocessing, Preprocessing):
+            preprocessing = preprocessing.to_json()
+        self.config = ModelConfig.from_json({
+            "architecture": architecture, "widen_factor": widen_factor, "stem_stride": stem_stride,
+            "dropout": dropout, "preprocessing": {**Preprocessing().to_json(), **(preprocessing or {})},
+            "labels": labels or ["unmethylated", "methylated"], "threshold": threshold, "training": training or {},
+            "metrics": metrics or {}, "segmentation_labels": list(segmentation_labels),
+            "calibration": calibration or {}})
+        """What config.json says, validated (ConfigFieldError, a ValueError, for a wrong field)."""
+        channels = len(self.config.preprocessing.sequences)
+        widths = tuple(max(4, int(w * widen_factor)) for w in BASE_WIDTHS)
+        self.voxel_ml = math.prod(self.config.preprocessing.spacing_mm) / 1000.0
+        self.members = nn.ModuleList([
+            FoldMember(channels, len(self.config.segmentation_labels), widths, stem_stride, dropout, self.voxel_ml)
+            for _ in range(members)])
+
+    @property
+    def unet(self) -> TumourUNet:
+        """The first member's U-Net (the only one while training)."""
+        return self.members[0].unet
+
+    @property
+    def head(self) -> nn.Sequential:
+        """The first member's head (the only one while training)."""
+        return self.members[0].head
+
+    def encode(self, x: torch.Tensor, available: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first member's head input and segmentation logits (see ``FoldMember.encode``)."""
+        return self.members[0].encode(x, available)
+
+    def outputs(self, x: torch.Tensor, available: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Methylation logit (batch, 1), uncalibrated, the mean over the members; and segmentation logits (batch, 4,
+        D, H, W), the log of the members' mean softmax (the first member's own logits when there is one)."""
+        if len(self.members) == 1:
+            return self.members[0].outputs(x, available)
+        logits, soft = [], []
+        for member in self.members:
+            logit, segmentation = member.outputs(x, available)
+            logits.append(logit)
+            soft.append(torch.softmax(segmentation.float(), dim=1))
+        return torch.stack(logits).mean(dim=0), torch.log(torch.stack(soft).mean(dim=0).clamp_min(1e-8))
+
     def forward(self, x: torch.Tensor, available: torch.Tensor | None = None) -> torch.Tensor:
-        """Methylation logits (batch, 1), uncalibrated, for input (batch, 4, D, H, W)."""
+        """Methylation logits (batch, 1), uncalibrated (the members' mean), for input (batch, 4, D, H, W)."""
         return self.outputs(x, available)[0]
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits after the calibration map fitted at training (Platt: slope * logit + intercept)."""
         return logits * self.config.calibration.slope + self.config.calibration.intercept
-
-    @property
-    def cam_layer(self) -> str:
-        """The layer the class activation map reads: the encoder's third stage (1/8 of the input), whose
-        features reach the logit through the segmentation (the decoder's skip connection and bottleneck)."""
-        return "unet.down3"

@@ -16,8 +16,10 @@ from core.errors import InputError, ModelUnavailable, ServiceUnavailable
 from core.model.card import SYNTHETIC_HEADLINE
 
 REQUIRED = ("config.json", "model.safetensors", "README.md")
-OPTIONAL = ("oof.csv", "metrics.json", "ood.json")
-"""Out-of-fold predictions and metrics, published when the training run wrote them."""
+OPTIONAL = ("oof.csv", "metrics.json", "ood.json", "decision.json", "evaluation-validation.json",
+            "evaluation-held-out.json")
+"""Out-of-fold predictions and metrics, the OOD gate, the decision rule and the evaluations' error-reject figures,
+published when the folder has them."""
 RESEARCH_STATEMENT = "not a medical device"
 SYNTHETIC_STATEMENT = SYNTHETIC_HEADLINE.split(":")[0].strip("*")  # "Trained on synthetic data only"
 

@@ -49,6 +49,34 @@ def checked_cases(cases: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+OOF_CALIBRATION = {
+    "cross-fitted": ("calibrated_cross_fitted", "cross-fitted: each fold's probabilities calibrated by a map fitted "
+                     "on the other folds' out-of-fold logits, so no case's calibration saw its own label"),
+    "in-sample": ("calibrated", "in-sample: calibrated by the map fitted on these same out-of-fold logits, so this "
+                  "plot flatters the calibration"),
+    "uncalibrated": ("probability", "uncalibrated: the network's own probabilities"),
+}
+"""Which column of ``oof.csv`` the training cohort shows, by what it is, and a sentence saying so."""
+
+
+def oof_calibration(columns) -> str:
+    """What the training cohort's probabilities are: ``cross-fitted``, ``in-sample`` or ``uncalibrated``."""
+    return next(kind for kind, (column, _) in OOF_CALIBRATION.items() if column in set(columns))
+
+
+def training_calibration(model_folder: Path) -> tuple[dict[str, list[float]] | None, str]:
+    """The calibration curve of the training cohort as its calibration plot should show it (cross-fitted when
+    ``oof.csv`` has that column), and the sentence saying what it is; (None, sentence) without a readable file."""
+    from core.metrics import calibration_curve
+
+    try:
+        table = pd.read_csv(Path(model_folder) / "oof.csv")
+        column, note = OOF_CALIBRATION[oof_calibration(table.columns)]
+        return calibration_curve(table["MGMT_value"].to_numpy(), table[column].to_numpy()), note
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None, "of the stored training cohort (the model folder has no readable oof.csv to say how calibrated)"
+
+
 def read_oof(path: Path) -> pd.DataFrame:
     """A model folder's ``oof.csv`` (BraTS21ID, MGMT_value, fold, probability) as cohort cases; where the model is
     calibrated (a ``calibrated`` column), those probabilities, on the scale its predictions are shown on."""

@@ -47,12 +47,14 @@ def describe(missing: tuple[str, ...]) -> str:
 @dataclass
 class Collected:
     """Per-case results gathered by ``evaluate``: probabilities per missing-sequence setting, uncalibrated
-    logits, and Dice per region."""
+    logits, Dice per region, and the label and abstention served."""
 
     labels: list[int] = field(default_factory=list)
     probabilities: dict[tuple[str, ...], list[float]] = field(default_factory=dict)
     logits: list[float] = field(default_factory=list)
     dice: list[dict[str, float]] = field(default_factory=list)
+    served: list[str] = field(default_factory=list)  # the label ``predict`` answers
+    abstained: list[bool] = field(default_factory=list)
 
     def add(self, missing: tuple[str, ...], probability: float) -> None:
         self.probabilities.setdefault(missing, []).append(probability)
@@ -109,20 +111,42 @@ def calibration_summary(labels: list[int], logits: list[float], calibrated: list
 
 def assess_case(predictor: Predictor, case: str, folder: Path, *, settings: tuple[tuple[str, ...], ...],
                 masks: Path | None) -> CaseResult:
-    """``evaluate``'s work on one study, for any scoring engine: one preprocessing, one model pass per missing-sequence
-    setting (the first is the one evaluated), and the Dice of its segmentation when the case has a label map."""
+    """``evaluate``'s work on one study, for any scoring engine: the served answer for the first missing-sequence
+    setting (``predict``'s path: probability, label, abstention), one model pass per further setting on the same
+    preprocessing, and the Dice of its segmentation when the case has a label map."""
     from core.ingest import load_study
     from core.train.masks import mask_on_grid, mask_path, region_dice
 
     try:
-        prepared = predictor.prepare(load_study(folder))
+        served = predictor.predict(load_study(folder), with_cam=False, missing=settings[0], with_contributions=False)
     except InputError as err:
         return CaseResult.failed(case, err.user_message)
-    first = predictor.assess(prepared, settings[0])
+    first, prepared = served.result, served.artefacts.prepared
     probabilities = [(settings[0], first.probability)]
     probabilities += [(missing, predictor.assess(prepared, missing).probability) for missing in settings[1:]]
     label_file = mask_path(masks, case) if masks else None
-    dice = region_dice(first.segmentation, mask_on_grid(label_file, prepared.grid)) if label_file else None
-    label = predictor.config.labels[int(first.probability >= predictor.config.threshold)]
-    return CaseResult(case, first.probability, label,
-                      details={"logit": first.logit, "probabilities": probabilities, "dice": dice})
+    segmentation = served.artefacts.segmentation
+    dice = region_dice(segmentation, mask_on_grid(label_file, prepared.grid)) if label_file else None
+    return CaseResult(case, first.probability, first.label, abstained=first.abstained,
+                      details={"logit": served.artefacts.logit, "probabilities": probabilities, "dice": dice})
+
+
+def calls_summary(labels: list[int], served: list[str], names: tuple[str, str]) -> dict[str, Any]:
+    """How many studies got a call (methylated or unmethylated, neither abstained nor indeterminate) and how many
+    of those calls were right."""
+    truth = np.array(labels, int)
+    called = np.array([label in names for label in served])
+    right = np.array([label == names[y] for label, y in zip(served, truth, strict=True)])
+    calls = int(called.sum())
+    return {"call_rate": calls / len(truth) if len(truth) else 0.0,
+            "accuracy_among_calls": float(right[called].mean()) if calls else None, "calls": calls}
+
+
+def recalibration(labels: list[int], probabilities: list[float]) -> dict[str, float]:
+    """Logistic recalibration (Cox): the intercept and slope of the label regressed on logit(probability); a
+    calibrated model gives 0 and 1."""
+    from sklearn.linear_model import LogisticRegression
+
+    p = np.clip(np.asarray(probabilities, float), 1e-6, 1 - 1e-6)
+    model = LogisticRegression(C=1e6, max_iter=1000).fit(np.log(p / (1 - p)).reshape(-1, 1), np.asarray(labels, int))
+    return {"intercept": float(model.intercept_[0]), "slope": float(model.coef_[0, 0])}

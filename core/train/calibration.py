@@ -54,3 +54,17 @@ def ece_of_a_calibrated_model(probabilities: np.ndarray, draws: int = 1000, seed
     rng = np.random.default_rng(seed)
     return float(np.mean([expected_calibration_error((rng.random(len(probabilities)) < probabilities).astype(int),
                                                      probabilities, bins) for _ in range(draws)]))
+
+
+def cross_fitted(logits: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each fold's probabilities calibrated by a Platt map fitted on the other folds' logits (an out-of-sample
+    picture of calibration on the training cohort; the plain map is fitted on all of them)."""
+    logits, labels, folds = np.asarray(logits, float), np.asarray(labels, int), np.asarray(folds, int)
+    out = np.empty(len(logits))
+    for fold in np.unique(folds):
+        here, rest = folds == fold, folds != fold
+        if len(np.unique(labels[rest])) < 2:  # a map needs both classes: leave this fold's logits as they are
+            out[here] = apply_calibration(logits[here], {})
+            continue
+        out[here] = apply_calibration(logits[here], fit_platt(logits[rest], labels[rest]))
+    return out

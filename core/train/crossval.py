@@ -1,8 +1,9 @@
-"""Stratified k-fold cross-validation: out-of-fold probabilities for every case, then a final model on all data.
+"""Stratified k-fold cross-validation: out-of-fold logits for every case from K fold models, which are what is
+served (ensembled, as nnU-Net ships its fold models), so the calibration map and the decision rule fitted on those
+out-of-fold logits are fitted on the served models' own out-of-sample outputs.
 
 Inside each fold, early stopping watches an inner validation split of the training cases, never the held-out
-fold, so the out-of-fold AUC is not tuned on the cases it is measured on. The final model is trained on every
-case for the median of the folds' best epoch counts. The out-of-fold logits fit the calibration map.
+fold, so the out-of-fold AUC is not tuned on the cases it is measured on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from core.train.loop import TrainResult, TrainSettings, predict_logits, train_mo
 @dataclass
 class CrossValidation:
     """Out-of-fold probabilities (uncalibrated) and logits, the fold of each case, per-fold and pooled metrics,
-    the calibration map fitted on the logits, and the final model."""
+    the calibration map fitted on the logits, and the K fold models (fold k's model never saw fold k)."""
 
     oof: np.ndarray
     oof_logits: np.ndarray
@@ -31,7 +32,7 @@ class CrossValidation:
     folds: np.ndarray
     fold_metrics: list[dict[str, Any]]
     metrics: Metrics
-    final: TrainResult
+    members: list[TrainResult]
     final_epochs: int
     histories: list[list[dict[str, float]]] = field(default_factory=list)
 
@@ -55,15 +56,15 @@ def cross_validate(
     segmentations: np.ndarray | None = None,
     early_stopping: bool = True,
 ) -> CrossValidation:
-    """K-fold out-of-fold predictions, then the final model on all cases. Without ``early_stopping`` every fold
-    trains on all its training cases for ``settings.epochs`` epochs, and so does the final model."""
+    """K-fold out-of-fold logits and the K fold models. Without ``early_stopping`` every fold trains on all its
+    training cases for ``settings.epochs`` epochs."""
     if np.min(np.bincount(labels, minlength=2)) < folds:
         raise ValueError(f"{folds} folds need at least {folds} cases of each class; got {np.bincount(labels)}")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
     oof = np.full(len(labels), np.nan)
     seg = (lambda index: None) if segmentations is None else (lambda index: segmentations[index])
     fold_of = np.full(len(labels), -1)
-    fold_metrics, histories, best_epochs = [], [], []
+    fold_metrics, histories, best_epochs, members = [], [], [], []
     for fold, (train_index, test_index) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         log(f"fold {fold + 1}/{folds}: {len(train_index)} training cases, {len(test_index)} held out")
         if early_stopping:
@@ -80,13 +81,10 @@ def cross_validate(
         fold_metrics.append({"fold": fold, "n": len(test_index), "auc": fold_auc.auc, "best_epoch": result.best_epoch})
         histories.append(result.history)
         best_epochs.append(result.best_epoch)
+        members.append(result)
         log(f"fold {fold + 1}/{folds}: held-out AUC {fold_auc.auc:.3f} (best epoch {result.best_epoch})")
     final_epochs = max(1, int(np.median(best_epochs))) if early_stopping else settings.epochs
-    log(f"final model: all {len(labels)} cases, {final_epochs} epochs"
-        + (" (median best epoch of the folds)" if early_stopping else ""))
-    final = train_model(images, labels, settings, preprocessing, epochs=final_epochs, log=log, progress=progress,
-                        segmentations=segmentations)
     calibration = fit_platt(oof, labels)
     probabilities = apply_calibration(oof, {"slope": 1.0, "intercept": 0.0})
     return CrossValidation(probabilities, oof, calibration, fold_of, fold_metrics,
-                           evaluate_predictions(labels, probabilities), final, final_epochs, histories)
+                           evaluate_predictions(labels, probabilities), members, final_epochs, histories)

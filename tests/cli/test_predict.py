@@ -39,7 +39,7 @@ def test_predict_json_keeps_its_keys_and_times_loading_first(case: Path, db: Pat
     assert main(["predict", str(case), "--json", "--no-cam", "--no-log"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert list(report)[:13] == list(PINNED_KEYS)  # the keys scripts rely on, in their order; new ones come after
-    assert set(report["uncertainty"]) == {"std", "interval90", "augmentations", "method"}
+    assert set(report["uncertainty"]) == {"std", "interval90", "augmentations", "method", "members"}
     assert set(report["model"]) == {"repo", "revision"} and report["model"]["repo"] == "bundled weights/"
     assert list(report["sequences"]) == ["FLAIR", "T1w", "T1wCE", "T2w"]
     assert set(report["sequences"]["T1w"]) == {"source", "identified_by", "shape", "n_slices", "spacing_mm", "axcodes",

@@ -51,7 +51,7 @@ def _push(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_the_bundled_folder_is_fit_to_publish_with_its_out_of_fold_files(model_dir: Path) -> None:
     publication = check_model_folder(model_dir)
     assert publication.files == ("config.json", "model.safetensors", "README.md", "oof.csv", "metrics.json",
-                                 "ood.json")
+                                 "ood.json", "decision.json", "evaluation-validation.json", "evaluation-held-out.json")
     config = json.loads((model_dir / "config.json").read_text())
     assert publication.synthetic and publication.auc == pytest.approx(config["metrics"]["auc"], abs=1e-4)
 
@@ -113,8 +113,9 @@ def test_push_uploads_the_folder_to_a_new_branch_and_the_app_can_load_it(model_d
     assert pushed.returncode == 0, pushed.stderr
     commit = hub.branches[(REPO, "v2")]
     assert upload_requests == [r.replace("{sha256 of model.safetensors}", weights_sha) for r in EXPECTED_REQUESTS]
-    assert sorted(hub.repos[REPO][commit]) == ["README.md", "config.json", "metrics.json", "model.safetensors",
-                                               "ood.json", "oof.csv"]
+    assert sorted(hub.repos[REPO][commit]) == ["README.md", "config.json", "decision.json",
+                                               "evaluation-held-out.json", "evaluation-validation.json",
+                                               "metrics.json", "model.safetensors", "ood.json", "oof.csv"]
     assert hub.repos[REPO][commit]["model.safetensors"] == (model_dir / "model.safetensors").read_bytes()
     assert hub.private[REPO] is True and "synthetic data" in hub.commit_messages[0]
     assert f"MGMT_MODEL_REPO={REPO} MGMT_MODEL_REVISION={commit}" in pushed.stdout

@@ -39,7 +39,8 @@ def test_the_reference_round_trips_through_the_model_folder(tmp_path: Path) -> N
     reference.write(tmp_path)
     read = OodReference.read(tmp_path)
     assert read is not None and read.threshold == reference.threshold and read.layer == "unet.down4"
-    assert np.allclose(read.precision, reference.precision) and OodReference.read(tmp_path / "none") is None
+    assert np.allclose(read.reference().precision, reference.precision, rtol=1e-6)
+    assert OodReference.read(tmp_path / "none") is None
 
 
 def test_a_failed_check_abstains_with_its_sentence_and_keeps_no_call() -> None:
@@ -62,3 +63,17 @@ def test_an_interval_straddling_the_threshold_is_indeterminate_without_abstainin
 def test_a_clear_interval_gives_the_label() -> None:
     assert decide(0.2, (0.1, 0.3), 0.5, LABELS, (PASS,), None).label == "unmethylated"
     assert decide(0.8, (0.7, 0.9), 0.5, LABELS, (PASS,), OodScore(3.0, 5.0)).label == "methylated"
+
+
+def test_a_study_missing_a_sequence_is_measured_against_the_reference_of_its_own_pattern(tmp_path: Path) -> None:
+    from core.inference.ood import OodGate
+
+    rng = np.random.default_rng(2)
+    four, without_t2w = rng.normal(0.0, 1.0, (300, 8)), rng.normal(5.0, 1.0, (300, 8))
+    OodGate({(): OodReference.fit(four, "unet.down4"), ("T2w",): OodReference.fit(without_t2w, "unet.down4")}
+            ).write(tmp_path)
+    gate = OodReference.read(tmp_path)
+    study = np.full(8, 5.0)  # what the network makes of a study without T2w
+    assert not gate.score(study, ("T2w",)).beyond and gate.score(study, ("T2w",)).missing == ("T2w",)
+    assert gate.score(study).beyond  # against the four-sequence reference it looks foreign
+    assert gate.score(np.zeros(8), ("FLAIR",)).missing == ()  # no FLAIR reference: the four-sequence one

@@ -75,10 +75,22 @@ def test_saved_model_loads_strictly_with_everything_in_config_json(model: MGMTNe
         assert torch.allclose(loaded(x), model(x))
     assert loaded.config.calibration.intercept == 0.1 and loaded.config.threshold == 0.4
     state = calibrated.state_dict()
-    state.pop("head.3.bias")
+    state.pop("members.0.head.3.bias")
     torch.save(state, tmp_path / "partial.pt")
-    with pytest.raises(RuntimeError, match="head.3.bias"):
+    with pytest.raises(RuntimeError, match="members.0.head.3.bias"):
         MGMTNet(widen_factor=0.25, preprocessing=TINY).load_state_dict(torch.load(tmp_path / "partial.pt"))
+
+
+def test_fold_models_are_saved_together_and_their_logits_averaged(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    ensemble = MGMTNet(widen_factor=0.25, preprocessing=TINY, members=2).eval()
+    ensemble.save_pretrained(tmp_path)
+    loaded = MGMTNet.from_pretrained(str(tmp_path), strict=True).eval()
+    x = torch.randn(1, 4, 32, 32, 32)
+    with torch.no_grad():
+        each = [member.outputs(x)[0] for member in loaded.members]
+        assert len(loaded.members) == 2 and not torch.allclose(each[0], each[1])
+        assert torch.allclose(loaded(x), (each[0] + each[1]) / 2) and torch.allclose(loaded(x), ensemble(x))
 
 
 def test_unknown_architecture_is_refused_with_a_suggestion() -> None:

@@ -104,3 +104,14 @@ def test_the_training_cohort_is_listed_first(store: Store) -> None:
     store.import_training_cohort(SOURCE, CONFIG["metrics"])
     store.replace_cohort("z-site", SOURCE.repo, "local", _cases([0.5]))
     assert store.cohorts(SOURCE.repo, "local") == [TRAINING_COHORT, "a-site", "z-site"]
+
+
+def test_the_training_calibration_plot_is_cross_fitted_and_says_so() -> None:
+    from core.store.cohort_tables import training_calibration
+
+    curve, note = training_calibration(BUNDLED)
+    assert note.startswith("cross-fitted: each fold's probabilities calibrated by a map fitted on the other folds")
+    assert sum(curve["count"]) == 358
+    oof = pd.read_csv(BUNDLED / "oof.csv")
+    first = oof["calibrated_cross_fitted"] < 0.1
+    assert curve["predicted"][0] == pytest.approx(oof["calibrated_cross_fitted"][first].mean())

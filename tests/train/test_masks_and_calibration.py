@@ -100,3 +100,17 @@ def test_platt_on_logits_without_signal_keeps_a_positive_slope() -> None:
     labels = np.array([0, 1, 0, 1, 1, 0, 1, 0])
     calibration = fit_platt(np.array([1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0]), labels)  # ranks them backwards
     assert calibration["slope"] == 1e-3 and "no signal" in calibration["fitted_on"]
+
+
+def test_cross_fitted_calibration_maps_each_fold_by_a_fit_on_the_other_folds() -> None:
+    from core.train.calibration import cross_fitted
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 90)
+    logits = 0.2 * (2 * labels - 1) + rng.normal(0, 0.3, 90)
+    folds = np.arange(90) % 3
+    fitted = cross_fitted(logits, labels, folds)
+    rest = folds != 1
+    expected = apply_calibration(logits[folds == 1], fit_platt(logits[rest], labels[rest]))
+    np.testing.assert_allclose(fitted[folds == 1], expected)
+    assert not np.allclose(fitted, apply_calibration(logits, fit_platt(logits, labels)))  # not the in-sample map

@@ -46,12 +46,15 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     assert list((tmp_path / "cache" / "v1").glob("00003-*-seg-*.npy"))  # masks cached beside the tensors
     model, source = load_model(str(tmp_path / "model"))
     assert model.config.calibration.method == "platt" and model.config.calibration.slope != 1.0
+    assert len(model.members) == 2  # the fold models are what is served
     assert model.config.preprocessing.input_shape == (32, 32, 32) and model.config.training["epochs"] == 2
     assert model.config.metrics.metrics.n == 8 and model.config.metrics.cv_folds == 2
     with open(tmp_path / "model" / "oof.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(int(r["BraTS21ID"]) for r in rows) == list(range(8))
-    assert {"probability", "logit", "calibrated"} <= set(rows[0])
+    assert {"probability", "logit", "calibrated", "calibrated_cross_fitted"} <= set(rows[0])
+    decision = json.loads((tmp_path / "model" / "decision.json").read_text())  # the rule, fitted on oof.csv
+    assert decision["n"] == 8 and decision["target_error"] == 0.1 and len(decision["labels"]) == 8
     assert all(0 <= float(r["probability"]) <= 1 for r in rows)
     card = (tmp_path / "model" / "README.md").read_text()
     assert "Trained on synthetic data only" in card and "0.62174" in card and "0.562" in card
@@ -59,6 +62,8 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     assert prediction.artefacts.cam.shape == (32, 32, 32) and 0 <= prediction.result.probability <= 1
     ood = json.loads((tmp_path / "model" / "ood.json").read_text())  # the OOD gate's reference, fitted by train
     assert ood["n_cases"] == 8 and ood["percentile"] == 99.0 and prediction.result.ood.threshold == ood["threshold"]
+    assert len(ood["patterns"]) == 14  # a reference per availability pattern besides all four
+    assert prediction.to_json()["decision"]["n"] == 8
     assert json.loads((tmp_path / "model" / "metrics.json").read_text())["oof"]["n"] == 8
     evaluated = subprocess.run(
         [sys.executable, "-m", "core", "evaluate", str(cohort), "--labels", str(cohort / "train_labels.csv"),
@@ -66,7 +71,8 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     report = json.loads(evaluated.stdout)
-    assert set(report) == {"n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece"}
+    assert set(report) == {"n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece",
+                           "call_rate", "accuracy_among_calls"}
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert written["dice"]["n"] == 8 and 0 <= written["dice"]["whole"]["median"] <= 1
     assert written["latent_score"]["n"] == 8
@@ -77,6 +83,12 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     assert report["n"] == 8 and report["auc"] == pytest.approx(
         roc_auc_score([int(r["MGMT_value"]) for r in scored], [float(r["probability"]) for r in scored]))
     assert (tmp_path / "eval" / "roc.html").stat().st_size > 100_000  # plotly embedded: opens offline
+    served = Predictor.load(str(tmp_path / "model")).predict(load_study(cohort / "train" / "00003")).result
+    row = next(r for r in scored if int(r["BraTS21ID"]) == 3)  # what predict answers for that study
+    assert (row["label"], row["abstained"]) == (served.label, str(served.abstained).lower())
+    assert float(row["probability"]) == pytest.approx(served.probability, abs=1e-6)
+    calls = [r for r in scored if r["label"] in ("methylated", "unmethylated")]
+    assert report["call_rate"] == pytest.approx(len(calls) / 8)
 
 
 def test_cross_validation_never_trains_on_the_held_out_fold(monkeypatch) -> None:
@@ -97,7 +109,7 @@ def test_cross_validation_never_trains_on_the_held_out_fold(monkeypatch) -> None
     for fold in range(3):
         held_out = set(np.flatnonzero(result.folds == fold).tolist())
         assert not held_out & seen[fold]
-    assert seen[-1] == set(range(n))  # the final model sees every case
+    assert len(seen) == 3 and len(result.members) == 3  # the fold models are what is served: no final model
 
 
 def test_cache_is_reused_and_broken_cases_are_skipped(cohort: Path, tmp_path: Path, monkeypatch) -> None:
