@@ -206,7 +206,7 @@ class Service:
         documents = None
         if reports is not None:
             report_started = time.perf_counter()
-            documents = make_documents(prediction, prediction.to_json(), identity, reports)
+            documents = make_documents(prediction, identity, reports)
             prediction = prediction.with_result(timings=prediction.result.timings.without("total")
                                                 + Timings.of({"reports": time.perf_counter() - report_started,
                                                               "total": time.perf_counter() - started}))

@@ -13,13 +13,14 @@ import streamlit as st
 from core.errors import BUG, disposition, user_message
 from core.examples import EXAMPLES, example_study, example_zip
 from core.figures import gauge_figure
-from core.figures.quality import contributions_figure, quality_lines
+from core.figures.quality import contributions_figure
 from core.figures.viewer import cursor_caption, label_legend, linked_figure, moved_cursor
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.display import DisplayVolumes
 from core.report import ReportRequest
+from core.report.wording import call_sentence, is_call, quality_issues, quality_line
 from core.service import STAGES, Outcome, get_service
 
 SOURCES = ("Example study", "Upload a .zip", "Upload a folder", "Upload files")
@@ -161,11 +162,12 @@ if outcome is not None:
     st.divider()
     show_answer = True
     if result.abstained:
-        st.error("**No answer: the tool abstains on this study.** " + " ".join(result.reasons),
-                 icon=":material/block:")
+        st.error(call_sentence(result), icon=":material/block:")
         show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
-    elif result.label == "indeterminate":
-        st.warning(" ".join(result.reasons), icon=":material/help:")
+    elif is_call(result):
+        st.success(call_sentence(result), icon=":material/check_circle:")
+    else:
+        st.warning(call_sentence(result), icon=":material/help:")
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
         if show_answer:
@@ -197,7 +199,9 @@ if outcome is not None:
     quality_column, contributions_column = st.columns([3, 2])
     with quality_column:
         st.subheader("Quality checks")
-        st.markdown("  \n".join(quality_lines(result.quality)))
+        st.markdown(quality_line(result.quality))
+        for line in quality_issues(result.quality):
+            st.markdown(f"- {line}")
         if result.ood is not None:
             ood = result.ood
             st.caption(f"Out-of-distribution score {ood.score:.1f} (threshold {ood.threshold:.1f})")
@@ -234,7 +238,8 @@ if outcome is not None:
     # the reports were made with the prediction and are held in this session's memory only
     documents = outcome.documents
     if documents is not None:
-        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)"}
+        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)",
+                  "seg": "Download the tumour segmentation (DICOM SEG for a PACS; NIfTI for a NIfTI study)"}
         for document in documents.made.values():
             st.download_button(labels[document.kind], document.data, document.file_name, document.media_type,
                                icon=":material/download:", key=f"report-{document.kind}")

@@ -90,8 +90,9 @@ def refusal_status(err: BaseException) -> str | None:
 
 async def predict(request: Request) -> Response:
     """``POST /api/predict``: a multipart upload of one study -> the JSON of ``python -m core predict --json``;
-    with ``?report=pdf`` or ``?report=sr`` the PDF report or the DICOM SR instead (the SR carries the uploaded
-    study's patient module; it goes back to the uploader and is kept nowhere)."""
+    with ``?report=pdf``, ``sr`` or ``seg`` the PDF report, the DICOM SR or the DICOM SEG of the tumour instead (a
+    NIfTI study's ``seg`` is its label map as NIfTI; the DICOM documents carry the uploaded study's patient module;
+    they go back to the uploader and are kept nowhere)."""
     service, settings, started = get_service(), get_settings(), time.perf_counter()
     arrived = False
     try:

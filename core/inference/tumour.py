@@ -44,16 +44,26 @@ class Tumour:
                 "centre_mm": None if self.centre_mm is None else [round(v, 2) for v in self.centre_mm]}
 
 
+def image_on_grid(values: np.ndarray, grid: Grid) -> nib.Nifti1Image:
+    """A volume on the model grid as a NIfTI image with the grid's RAS affine (sform and qform)."""
+    image = nib.Nifti1Image(values, grid.affine)
+    image.set_sform(grid.affine, code=1)
+    image.set_qform(grid.affine, code=1)
+    return image
+
+
+def segmentation_image(labels: np.ndarray, grid: Grid) -> nib.Nifti1Image:
+    """The BraTS label map (uint8) as a NIfTI image with the grid's RAS affine."""
+    return image_on_grid(np.asarray(labels, np.uint8), grid)
+
+
 def export_segmentation(labels: np.ndarray, grid: Grid, path: Path) -> Path:
-    """Write the BraTS label map (uint8) with the grid's RAS affine (sform and qform) as NIfTI."""
+    """Write the BraTS label map (uint8) with the grid's RAS affine as NIfTI (for 3D Slicer or ITK-SNAP)."""
     return write_on_grid(np.asarray(labels, np.uint8), grid, path)
 
 
 def write_on_grid(values: np.ndarray, grid: Grid, path: Path) -> Path:
     """Write a volume on the model grid with the grid's RAS affine (sform and qform) as NIfTI."""
-    image = nib.Nifti1Image(values, grid.affine)
-    image.set_sform(grid.affine, code=1)
-    image.set_qform(grid.affine, code=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(image, path)
+    nib.save(image_on_grid(values, grid), path)
     return path
