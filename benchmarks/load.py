@@ -1,6 +1,7 @@
 """The REST API under load: concurrent predictions against a real ``streamlit run app.py`` on 127.0.0.1.
 
 Usage: python benchmarks/load.py [--dir DIR] [--small N] [--env NAME=VALUE ...] [--only small|rsna] [--form files]
+       python benchmarks/load.py --hostile [--dir DIR] [--env NAME=VALUE ...]
 
 Scenarios, one after the other on one app (model loaded, one warm-up prediction first):
   small x1   1 client x N small synthetic studies (the baseline of the next)
@@ -13,6 +14,11 @@ succeeded, refused (503), other failures; p50/p95 latency; throughput (studies/s
 app's peak memory (VmHWM of its process from /proc, reset before each scenario when the kernel allows, plus any child
 processes); the server's median time per stage and the app's CPU seconds per study. Prints figures, asserts nothing.
 Targets (the issue): no failures but deliberate 503s; 4 clients at least 0.9x one client's throughput; peak < 4 GB.
+
+``--hostile``: 2 valid clients x 5 small studies alone, then again beside the attackers of benchmarks/hostile_mix.py
+(12 stalled uploads, 2 trickling ones, the gzipped-NIfTI bomb, a 3 GiB zip bomb, the widest NIfTI study the
+defaults accept), and that widest study alone: throughput, the app's peak memory, each attacker's answers, and the
+log's rows by status. Target: valid clients all 200 beside the attackers; peak within the admission budget.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,7 +266,11 @@ def main() -> None:
                         "(and, for rsna, the comparison of upload forms)")
     parser.add_argument("--form", choices=("zip", "files"), default="zip", help="how the scenarios send the "
                         "RSNA-size study (default: one .zip)")
+    parser.add_argument("--hostile", action="store_true", help="valid clients beside stalled uploads and bombs")
     args = parser.parse_args()
+    if args.hostile:
+        hostile(args)
+        return
     from tests.api.uploads import study_files, study_zip
     from tests.app_server import running_app
 
@@ -297,6 +308,48 @@ def main() -> None:
     print_table(scenarios, results)
     print(f"refused in all (the gate's count): {gate['refused']}. Targets: no failures but deliberate 503s; "
           "rsna x4 >= 0.9x; peak < 4096 MB.")
+
+
+def hostile(args: argparse.Namespace) -> None:
+    """Valid clients alone, then beside the attackers, then the widest accepted upload alone (see the docstring)."""
+    from hostile_mix import attacks, print_attacks, wait_for
+
+    from core.synth.cases import write_case
+    from tests.api.uploads import study_zip
+    from tests.app_server import running_app
+
+    base = args.dir or Path(tempfile.mkdtemp(prefix="mgmt-bench-hostile-"))
+    small = base / "small" / "train" / "00003"
+    if not (small / "T2w").exists():
+        write_case(base / "small", 3, seed=5)
+    attackers = attacks(base)
+    small_upload = Upload.of([("study", ("study.zip", study_zip(small), "application/zip"))])
+    alone = Scenario("valid x2", 2, 5, small_upload, None)
+    mixed = Scenario("valid x2 + hostile", 2, 5, small_upload, alone.name)
+    env = dict(item.split("=", 1) for item in args.env)
+    with tempfile.TemporaryDirectory(prefix="mgmt-load-app-") as folder, running_app(Path(folder), env) as app:
+        health = app.wait_for_model()
+        print(f"app pid {app.pid}; admission {health['admission']}; limits {health['limits']}")
+        post(app.url, small_upload)  # warm-up
+        results = {alone.name: run(app.url, app.pid, alone)}
+        done, started = threading.Event(), time.perf_counter()
+        threads = [thread for attack in attackers for thread in attack.run(app.url, done)]
+        time.sleep(2)  # the stalled uploads connect first
+        results[mixed.name] = run(app.url, app.pid, mixed)
+        done.set()
+        wait_for(threads, timeout_s=float(health["limits"]["upload_idle_s"]) * 4 + 120)
+        attacked_s = time.perf_counter() - started
+        widest = next(attack for attack in attackers if attack.name == "widest")
+        with PeakMemory(app.pid) as memory:
+            status = widest.attempt(app.url)
+        rows = requests.get(f"{app.url}/api/predictions", params={"limit": 1000}, timeout=60).json()
+        gate = requests.get(f"{app.url}/api/health", timeout=30).json()["admission"]
+    mixed_result = results[mixed.name]
+    print_table([alone, mixed], results)
+    print_attacks(attackers, attacked_s)
+    print(f"widest accepted NIfTI study alone: status {status}, app peak {memory.peak_mb:.0f} MB")
+    print(f"log rows by status: {dict(Counter(row['status'] for row in rows))}; busy refusals (health): "
+          f"{gate['refused']}; valid beside attackers: {mixed_result.succeeded} of 10 ok")
 
 
 if __name__ == "__main__":

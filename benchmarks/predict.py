@@ -5,8 +5,9 @@ Usage: python benchmarks/predict.py [--repeats 3] [--dir DIR] [--threads 2]
 The study is the synthetic case the size of RSNA case 00000 (written once into --dir, or a temp folder).
 Times, in one run and interleaved: the floor (pydicom reading and decoding every file, nothing else), and
 study folder -> probability (+ Grad-CAM) with the model already loaded, per stage; then the same with the Predict
-page's viewer volumes (``display``: the four sequences at the study's own resolution, target <= 0.3 s) and the bytes
-of the viewer's figures sent to the browser, against the former model-grid viewer. Peak memory is the max
+page's viewer volumes (``display``: the four sequences at the study's own resolution, target <= 0.3 s; of it, the
+segmentation overlay taken from upsampled probabilities) and the bytes of the viewer's figures sent to the browser.
+Peak memory is the max
 RSS of a fresh `python -m core predict` process on the same study (imports and model included).
 """
 
@@ -78,7 +79,7 @@ def main() -> None:
         print(f"  total {stages['total']:.2f} s (target <= 6), {stages['total'] / floor_s:.1f}x the floor "
               f"(target <= 2x); runs {totals}; CPU {cpu:.2f} s = {cpu / floor_cpu:.1f}x the floor's CPU (both "
               "threads counted)")
-    display_step(study, prediction, args.repeats * 3)
+    display_step(study, prediction, predictor, args.repeats * 3)
     viewer_payload(prediction)
     print(f"peak memory of `python -m core predict` (model load and imports included): "
           f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
@@ -94,47 +95,48 @@ def main() -> None:
           f"{(ROOT / 'weights' / 'model.safetensors').stat().st_size / 1e6:.1f} MB (target <= 32 MB)")
 
 
-def display_step(study, prediction, repeats: int) -> None:
+def display_step(study, prediction, predictor, repeats: int) -> None:
     """The viewer's volumes alone, again and again on the same study: wall and CPU seconds (the step uses two
-    threads, so CPU can exceed wall)."""
-    from core.preprocess.display import display_volumes
+    threads, so CPU can exceed wall); then the segmentation overlay's share (probabilities upsampled, label taken)."""
+    from core.preprocess.display import display_grid, display_volumes
+    from core.preprocess.overlays import TumourProbabilities, labels_on_grid
 
+    prepared = prediction.artefacts.prepared
+    assessed = predictor.assess(prepared, prediction.result.missing)
+    tumour = TumourProbabilities(assessed.segmentation_probabilities, predictor.config.segmentation_labels)
     walls, cpus = [], []
     for _ in range(repeats):
         started, cpu = time.perf_counter(), time.process_time()
-        display_volumes(study, prediction.artefacts.prepared, prediction.artefacts.cam)
+        display_volumes(study, prepared, prediction.artefacts.cam, tumour)
         walls.append(time.perf_counter() - started)
         cpus.append(time.process_time() - cpu)
     print(f"display step alone, {repeats} runs: wall median {statistics.median(walls):.3f} s, min {min(walls):.3f} s "
           f"(target <= 0.3); CPU median {statistics.median(cpus):.3f} s; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    grid, labels_s = display_grid(study, prepared), []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        labels_on_grid(tumour, prepared.grid, grid)
+        labels_s.append(time.perf_counter() - started)
+    print(f"  of which the segmentation overlay (probabilities upsampled to {' x '.join(map(str, grid.shape))}, then "
+          f"the label): median {statistics.median(labels_s):.3f} s")
 
 
 def viewer_payload(prediction) -> None:
     """The viewer's volumes, and the JSON bytes of its figures (what Streamlit sends the browser on each rerun)."""
     import plotly.io
 
-    from core.figures import slice_figure
-    from core.figures.slices import cam_in_brain, default_indices
     from core.figures.viewer import linked_figure
 
     display, prepared = prediction.artefacts.viewer, prediction.artefacts.prepared
     print(f"viewer volumes: grid {' x '.join(map(str, display.grid.shape))} of {display.spacing_mm:.2f} mm, "
           f"{display.nbytes / 1e6:.1f} MB in memory (uint8); the model grid: "
           f"{' x '.join(map(str, prepared.grid.shape))} of {prepared.grid.affine[0, 0]:.2f} mm")
-    cam = cam_in_brain(prediction.artefacts.cam, prepared.brain_mask)
-    start = default_indices(prepared.grid.shape, cam)
-    before = {view: len(plotly.io.to_json(
-        slice_figure(prepared.intensities, prepared.sequences, view, start[view], cam), validate=False))
-        for view in start}
-    print("figure payload before (model grid, one figure per view, each 4 sequences + Grad-CAM): "
-          + ", ".join(f"{view} {size / 1e3:.0f} kB" for view, size in before.items())
-          + f"; all three {sum(before.values()) / 1e3:.0f} kB")
     cursor = display.voxel_of(display.start_mm)
     for label, cam_opacity, label_opacity in (("Grad-CAM and segmentation", 0.45, 0.4), ("no overlays", None, None)):
         started = time.perf_counter()
         size = len(plotly.io.to_json(linked_figure(display, cursor, cam_opacity, label_opacity), validate=False))
-        print(f"figure payload now ({label}; one figure, three views x 4 sequences, sent again on each click): "
+        print(f"figure payload ({label}; one figure, three views x 4 sequences, sent again on each click): "
               f"{size / 1e3:.0f} kB, {size / 3e3:.0f} kB per view; built and serialised in "
               f"{time.perf_counter() - started:.2f} s")
 

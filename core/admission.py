@@ -2,9 +2,11 @@
 
 A caller first takes a place (``enter``: refused at once with ``ServiceBusy`` when every slot and every queue place
 is taken), then waits its turn for a slot (``slot``: first come, first served; ``ServiceBusy`` after ``timeout_s``).
-The REST API takes its place before it reads the upload, so a refused request costs no memory and the uploads being
-received are bounded too; the slot is taken only after staging (files on disk), because reading the series is what
-allocates the volumes. The default number of slots comes from the machine's cores and memory (``default_slots``).
+The REST API takes its place only once the upload has fully arrived, so a client that sends headers and then
+nothing holds no place; the uploads being received are bounded apart (``receiving``: at most ``max_receiving`` at
+once, holding at most ``receiving_bytes`` together, each dropped by core/api/upload.py when it stalls). The slot
+is taken only after staging (files on disk), because reading the series is what allocates the volumes. The default
+number of slots comes from the machine's cores and memory (``default_slots``).
 
 Within their slots, studies share the CPU without oversubscribing it (measured on a 2-core machine):
   - a slot says how many torch threads its study should use (``Slot.threads``, applied with ``use_cpu_share``): all
@@ -50,6 +52,9 @@ UPLOAD_BUDGET_BYTES = 512 * 1024**2
 file under 1 MiB in memory (a .zip goes to disk): four RSNA-size studies sent as ~1,000 files each measured +1.7 GB
 of peak RSS over the same sent as .zip files."""
 QUEUE_PER_SLOT = 4
+RECEIVING_WANTED = 32
+"""Uploads received at once by default: a connection that sends nothing costs a socket, not memory (what arrives is
+bounded by ``receiving_bytes``), so there are more places than a handful of stalled clients can fill."""
 FIRST_RETRY_AFTER_S = 5
 """What a refusal suggests before any prediction has been timed (an RSNA-size study takes a few seconds)."""
 MAX_RETRY_AFTER_S = 300
@@ -66,7 +71,9 @@ class Slot:
 @dataclass(frozen=True)
 class AdmissionStatus:
     """The gate now: its limits; the studies holding a slot (``active``), in line for one (``waiting``), and holding a
-    queue place before that (``staging``: their upload is being received or staged); requests refused so far."""
+    queue place before that (``staging``: their upload has arrived and is being staged); requests refused so far
+    (no place, no slot in time, or no room to receive); uploads whose body is still arriving (``receiving``, at most
+    ``max_receiving``) and the bytes they have brought so far (``receiving_bytes``)."""
 
     slots: int
     queue_size: int
@@ -74,6 +81,9 @@ class AdmissionStatus:
     waiting: int
     staging: int
     refused: int
+    receiving: int = 0
+    max_receiving: int = 0
+    receiving_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,14 +107,32 @@ class Place:
         self.leave()
 
 
+class Reception:
+    """An upload being received in a gate: ``charge`` the bytes as they arrive (ServiceBusy past the gate's
+    ``receiving_bytes``)."""
+
+    def __init__(self, gate: AdmissionGate, retry_after_s: int) -> None:
+        self.gate, self.retry_after_s, self.charged = gate, retry_after_s, 0
+
+    def charge(self, size: int) -> None:
+        self.gate._charge(self, size)
+
+
 class AdmissionGate:
     """A bounded number of active slots and a bounded queue of places; thread-safe, slots granted in arrival order."""
 
-    def __init__(self, slots: int, queue_size: int, timeout_s: float, cores: int | None = None) -> None:
-        if slots < 1 or queue_size < 0 or timeout_s < 0:
-            raise ValueError(f"AdmissionGate(slots={slots}, queue_size={queue_size}, timeout_s={timeout_s}); "
-                             "expected slots >= 1, queue_size >= 0 and timeout_s >= 0.")
+    def __init__(self, slots: int, queue_size: int, timeout_s: float, cores: int | None = None,
+                 max_receiving: int = RECEIVING_WANTED, receiving_bytes: int | None = None) -> None:
+        if slots < 1 or queue_size < 0 or timeout_s < 0 or max_receiving < 1:
+            raise ValueError(f"AdmissionGate(slots={slots}, queue_size={queue_size}, timeout_s={timeout_s}, "
+                             f"max_receiving={max_receiving}); expected slots >= 1, queue_size >= 0, timeout_s >= 0 "
+                             "and max_receiving >= 1.")
         self.slots, self.queue_size, self.timeout_s = slots, queue_size, timeout_s
+        self.max_receiving = max_receiving
+        self.receiving_bytes = receiving_bytes
+        """The bytes all uploads being received may hold together (None: no bound)."""
+        self._receiving = 0
+        self._received = 0
         self.cores = cores or available_cores()
         self.reading = threading.Lock()
         """Held while a study's series are read: one at a time (GIL-bound)."""
@@ -124,7 +152,39 @@ class AdmissionGate:
         with self._changed:
             waiting = len(self._line)
             return AdmissionStatus(self.slots, self.queue_size, self._active, waiting,
-                                   self._places - self._active - waiting, self._refused)
+                                   self._places - self._active - waiting, self._refused, self._receiving,
+                                   self.max_receiving, self._received)
+
+    @contextmanager
+    def receiving(self, retry_after_s: int) -> Iterator[Reception]:
+        """Hold one of ``max_receiving`` places for an upload whose body is arriving; ServiceBusy at once (counted,
+        suggesting ``retry_after_s``: when a stalled one is dropped at the latest) when all are taken. The
+        ``Reception`` yielded charges the bytes as they arrive; they are given back when the block ends."""
+        with self._changed:
+            if self._receiving >= self.max_receiving:
+                raise self._refusal(f"it is receiving {self._receiving} uploads, its most at once", retry_after_s)
+            self._receiving += 1
+        reception = Reception(self, retry_after_s)
+        try:
+            yield reception
+        finally:
+            with self._changed:
+                self._receiving -= 1
+                self._received -= reception.charged
+
+    def _charge(self, reception: Reception, size: int) -> None:
+        with self._changed:
+            if self.receiving_bytes is not None and self._received + size > self.receiving_bytes:
+                raise self._refusal(f"the uploads it is receiving hold {self._received:,} bytes, its most at once "
+                                    f"is {self.receiving_bytes:,}", reception.retry_after_s)
+            self._received += size
+            reception.charged += size
+
+    def _refusal(self, reason: str, retry_after_s: int) -> ServiceBusy:
+        """A counted refusal while receiving. Call with ``_changed`` held."""
+        self._refused += 1
+        return ServiceBusy(f"The service is busy: {reason}; please try again in {retry_after_s} s.",
+                           retry_after_s=retry_after_s)
 
     def enter(self) -> Place:
         """A place in the gate now, or ServiceBusy at once when all ``capacity`` places are taken."""
@@ -236,6 +296,15 @@ def default_queue_size(slots: int, memory_bytes: int | None) -> int:
         return wanted
     left = memory_bytes - PROCESS_RESERVE_BYTES - slots * STUDY_BUDGET_BYTES
     return max(1, min(wanted, left // UPLOAD_BUDGET_BYTES))
+
+
+def default_receiving_bytes(slots: int, queue_size: int, memory_bytes: int | None) -> int | None:
+    """What uploads being received may hold together by default: the memory left after the app, the slots and the
+    queue (at least ``UPLOAD_BUDGET_BYTES``); None (no bound) when memory is unknown."""
+    if memory_bytes is None:
+        return None
+    left = memory_bytes - PROCESS_RESERVE_BYTES - slots * STUDY_BUDGET_BYTES - queue_size * UPLOAD_BUDGET_BYTES
+    return max(UPLOAD_BUDGET_BYTES, left)
 
 
 def _read_text(path: Path) -> str:

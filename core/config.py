@@ -11,7 +11,15 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from core.admission import available_cores, available_memory_bytes, default_queue_size, default_slots
+from core.admission import (
+    RECEIVING_WANTED,
+    STUDY_BUDGET_BYTES,
+    available_cores,
+    available_memory_bytes,
+    default_queue_size,
+    default_receiving_bytes,
+    default_slots,
+)
 from core.errors import ServiceUnavailable, SettingsError
 
 Number = TypeVar("Number", int, float)
@@ -64,6 +72,20 @@ class Settings:
     model_revision: str | None = None
     skull_strip: str | None = None  # None: as the model's config.json says; else forced (auto, always, never)
     salt: str | None = None
+    max_receiving: int = 32
+    """``MGMT_MAX_RECEIVING``: uploads whose body may be arriving at once (apart from the slots and the queue)."""
+    receiving_bytes: int | None = None
+    """``MGMT_RECEIVING_MB``: bytes those uploads may hold together; None: no bound (memory unknown)."""
+    upload_idle_s: float = 15.0
+    """``MGMT_UPLOAD_IDLE_S``: an upload that sends no byte for this long is dropped (408)."""
+    upload_min_rate: int = 50 * 1024
+    """``MGMT_UPLOAD_MIN_RATE_KB`` (KiB/s): an upload slower than this on average, once ``upload_idle_s`` has
+    passed, is dropped (408)."""
+    upload_max_s: float = 600.0
+    """``MGMT_UPLOAD_MAX_S``: an upload still arriving after this long is dropped (408)."""
+    max_study_voxels: int = STUDY_BUDGET_BYTES // 4
+    """``MGMT_MAX_STUDY_VOXELS``: voxels of all four sequences together, checked from the headers before any is
+    read (the slot's memory at 4 bytes a voxel, float32)."""
 
     @property
     def salt_file(self) -> Path:
@@ -96,11 +118,12 @@ def get_settings() -> Settings:
     admins = os.environ.get("MGMT_ADMINS", "")
     cores, memory = _machine()
     slots = _int_env("MGMT_MAX_CONCURRENT", 0, minimum=1) or default_slots(cores, memory)
+    queue_size = _int_env("MGMT_QUEUE_SIZE", default_queue_size(slots, memory), minimum=0)
     return Settings(
         data_dir=data_dir,
         max_unzipped_bytes=_int_env("MGMT_MAX_UNZIPPED_BYTES", 2 * 1024**3),
         max_zip_entries=_int_env("MGMT_MAX_ZIP_ENTRIES", 5000),
-        max_voxels=_int_env("MGMT_MAX_VOXELS", 300_000_000),
+        max_voxels=_int_env("MGMT_MAX_VOXELS", DEFAULT_MAX_VOXELS, minimum=1),
         max_dimension=_int_env("MGMT_MAX_DIMENSION", 2048),
         db_path=Path(os.environ.get("MGMT_DB") or data_dir / "mgmt.duckdb"),
         db_url=_database_url(os.environ.get("MGMT_DB_URL", "").strip() or None),
@@ -114,13 +137,36 @@ def get_settings() -> Settings:
         # 0.5 GiB of upload each) for at most MGMT_QUEUE_TIMEOUT_S seconds each (default 60); beyond that they are
         # refused as busy (REST: 503 with Retry-After; the page says so).
         max_concurrent=slots,
-        queue_size=_int_env("MGMT_QUEUE_SIZE", default_queue_size(slots, memory), minimum=0),
+        queue_size=queue_size,
         queue_timeout_s=_number_env("MGMT_QUEUE_TIMEOUT_S", 60.0, float, "a number of seconds", minimum=0.0),
         model_repo=os.environ.get("MGMT_MODEL_REPO") or None,
         model_revision=os.environ.get("MGMT_MODEL_REVISION") or None,
         skull_strip=_choice_env("MGMT_SKULL_STRIP", SKULL_STRIP_MODES),
         salt=os.environ.get("MGMT_SALT") or None,
+        **_upload_limits(slots, queue_size, memory),
     )
+
+
+DEFAULT_MAX_VOXELS = STUDY_BUDGET_BYTES // 8
+"""One sequence's voxels by default: half the study's (an RSNA-size T2w of 408 x 512 x 512 is 107 M)."""
+
+
+def _upload_limits(slots: int, queue_size: int, memory: int | None) -> dict[str, int | float | None]:
+    """The limits on receiving uploads and on what a study may cost (docs/api-limits.md)."""
+    seconds = "a number of seconds"
+    return {
+        "max_receiving": _int_env("MGMT_MAX_RECEIVING", RECEIVING_WANTED, minimum=1),
+        "receiving_bytes": _receiving_bytes(default_receiving_bytes(slots, queue_size, memory)),
+        "upload_idle_s": _number_env("MGMT_UPLOAD_IDLE_S", 15.0, float, seconds, minimum=0.1),
+        "upload_min_rate": _int_env("MGMT_UPLOAD_MIN_RATE_KB", 50, minimum=0) * 1024,
+        "upload_max_s": _number_env("MGMT_UPLOAD_MAX_S", 600.0, float, seconds, minimum=0.1),
+        "max_study_voxels": _int_env("MGMT_MAX_STUDY_VOXELS", STUDY_BUDGET_BYTES // 4, minimum=1),
+    }
+
+
+def _receiving_bytes(default: int | None) -> int | None:
+    megabytes = _int_env("MGMT_RECEIVING_MB", 0, minimum=1)
+    return megabytes * 1024**2 if megabytes else default
 
 
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")

@@ -1,7 +1,8 @@
 """Errors, split by whose fault they are, and how every boundary (page, REST, CLI, log) answers each kind.
 
 ``InputError`` is the uploader's (or command-line user's) mistake and nothing else: 400 over REST, exit 2 on
-the command line, "The study could not be used" on the page, ``rejected`` in the log. ``ServiceUnavailable``
+the command line, "The study could not be used" on the page, ``rejected`` in the log (an oversize upload 413 and
+``too_large``, an upload that stalled or crawled 408 and ``timeout``). ``ServiceUnavailable``
 and its kinds are the service's problem (a model that cannot load, a busy or broken store, a full disk, a bad
 setting): 503 over REST, exit 3, a page message that does not blame the study, ``failed`` in the log. Anything
 else is a bug. The boundaries look the answer up in ``DISPOSITIONS`` through ``disposition``; none of them
@@ -23,6 +24,10 @@ class InputError(Exception):
 
 class UploadTooLarge(InputError):
     """An upload exceeds a configured size or entry-count limit (HTTP 413 rather than 400)."""
+
+
+class UploadTimeout(InputError):
+    """An upload's body stopped arriving (no bytes for a set time) or arrived too slowly (HTTP 408)."""
 
 
 class ServiceUnavailable(Exception):
@@ -65,7 +70,8 @@ EXIT_INPUT, EXIT_SERVICE, EXIT_BUG, EXIT_INTERRUPTED = 2, 3, 1, 130
 
 DISPOSITIONS: dict[type[BaseException], Disposition] = {
     InputError: Disposition(400, EXIT_INPUT, "rejected", "The study could not be used", False),
-    UploadTooLarge: Disposition(413, EXIT_INPUT, "rejected", "The upload is too large", False),
+    UploadTooLarge: Disposition(413, EXIT_INPUT, "too_large", "The upload is too large", False),
+    UploadTimeout: Disposition(408, EXIT_INPUT, "timeout", "The upload did not arrive in time", True),
     ServiceUnavailable: Disposition(503, EXIT_SERVICE, "failed", "The service cannot answer right now", True),
     ServiceBusy: Disposition(503, EXIT_SERVICE, None, "The service is busy", True),
 }

@@ -76,7 +76,8 @@ class Service:
         self._started = False
         self.load_seconds: float | None = None
         self.admission = AdmissionGate(self.settings.max_concurrent, self.settings.queue_size,
-                                       self.settings.queue_timeout_s)
+                                       self.settings.queue_timeout_s, max_receiving=self.settings.max_receiving,
+                                       receiving_bytes=self.settings.receiving_bytes)
 
     @property
     def store(self) -> Store:
@@ -164,7 +165,7 @@ class Service:
         """Read, preprocess and score one study, and log the attempt; InputError for anything the user can fix.
 
         Admission: a place in ``self.admission`` (``place``, when the caller took one already, as the REST API does
-        before reading the upload), then, after staging (files on disk), a slot for reading the series (which
+        once the upload has arrived), then, after staging (files on disk), a slot for reading the series (which
         allocates the volumes) and scoring; ServiceBusy, not logged, when there is no place or no slot in time.
         Every other failure is logged with the status its kind has in ``core.errors.DISPOSITIONS``.
         ``reports``: the documents to make (``Outcome.documents``) from the prediction and the source's identity,
@@ -205,12 +206,18 @@ class Service:
         documents = None
         if reports is not None:
             report_started = time.perf_counter()
-            documents = make_documents(prediction, prediction.to_json(), identity, reports)
+            documents = make_documents(prediction, identity, reports)
             prediction = prediction.with_result(timings=prediction.result.timings.without("total")
                                                 + Timings.of({"reports": time.perf_counter() - report_started,
                                                               "total": time.perf_counter() - started}))
         del identity
         return Outcome(prediction, documents)
+
+    def log_refusal(self, status: str, message: str, channel: str, seconds: float, user: str = "anonymous") -> None:
+        """Log an attempt refused before it reached ``predict`` (an upload unreadable, too large, timed out, or
+        abandoned): its status and redacted message, and how long it took (``timings_s.receive``)."""
+        self._log_failure(self._predictor if self._loaded.is_set() else None, user, channel, status, message,
+                          {"receive": seconds}, time.perf_counter() - seconds)
 
     def inspect(self, source: Source) -> Study:
         """Read one study as a prediction reads it, under the same admission (a place, then a slot while the series

@@ -16,7 +16,8 @@ if not st.session_state.get("admin"):
 st.caption("Every prediction, successful or not, from the pages, the REST API and the command line: time, user, "
            "a salted hash of the study, probability, model revision, timings and status. No patient data.")
 
-STATUS_LABELS = {"ok": "ok", "abstained": "abstained", "rejected": "rejected (input)", "failed": "failed"}
+STATUS_LABELS = {"ok": "ok", "abstained": "abstained", "rejected": "rejected (input)",
+                 "too_large": "too large", "timeout": "timed out", "disconnected": "client gone", "failed": "failed"}
 try:
     store = get_service().store
     revisions = store.model_revisions()

@@ -13,13 +13,15 @@ import streamlit as st
 from core.errors import BUG, disposition, user_message
 from core.examples import EXAMPLES, example_study, example_zip
 from core.figures import gauge_figure
-from core.figures.quality import contributions_figure, quality_lines
+from core.figures.quality import contributions_figure
 from core.figures.viewer import cursor_caption, label_legend, linked_figure, moved_cursor
 from core.inference.report import sequence_table
 from core.ingest import UploadedFile
 from core.notice import RESEARCH_NOTICE
 from core.preprocess.display import DisplayVolumes
+from core.regions import MEASURED
 from core.report import ReportRequest
+from core.report.wording import call_sentence, is_call, quality_issues, quality_line
 from core.service import STAGES, Outcome, get_service
 
 SOURCES = ("Example study", "Upload a .zip", "Upload a folder", "Upload files")
@@ -161,11 +163,12 @@ if outcome is not None:
     st.divider()
     show_answer = True
     if result.abstained:
-        st.error("**No answer: the tool abstains on this study.** " + " ".join(result.reasons),
-                 icon=":material/block:")
+        st.error(call_sentence(result), icon=":material/block:")
         show_answer = st.toggle("Show the probability anyway (greyed: it is not a call)", key="show-anyway")
-    elif result.label == "indeterminate":
-        st.warning(" ".join(result.reasons), icon=":material/help:")
+    elif is_call(result):
+        st.success(call_sentence(result), icon=":material/check_circle:")
+    else:
+        st.warning(call_sentence(result), icon=":material/help:")
     gauge_column, facts_column = st.columns([1, 1])
     with gauge_column:
         if show_answer:
@@ -197,7 +200,9 @@ if outcome is not None:
     quality_column, contributions_column = st.columns([3, 2])
     with quality_column:
         st.subheader("Quality checks")
-        st.markdown("  \n".join(quality_lines(result.quality)))
+        st.markdown(quality_line(result.quality))
+        for line in quality_issues(result.quality):
+            st.markdown(f"- {line}")
         if result.ood is not None:
             ood = result.ood
             st.caption(f"Out-of-distribution score {ood.score:.1f} (threshold {ood.threshold:.1f})")
@@ -220,11 +225,11 @@ if outcome is not None:
                "why that tumour is or is not methylated.")
     tumour = result.tumour
     if tumour is not None and tumour.found:
-        columns = st.columns(4)
-        for column, region in zip(columns, ("whole", "enhancing", "necrotic", "oedema"), strict=True):
-            column.metric(f"Tumour: {region}", f"{tumour.volumes_ml[region]:.1f} ml",
-                          help="Volume of the model's segmentation of this sub-region (a measurement, not a "
-                               "diagnosis).")
+        columns = st.columns(len(MEASURED))
+        for column, region in zip(columns, MEASURED, strict=True):
+            column.metric(region.name.capitalize(), f"{tumour.volumes_ml[region.key]:.1f} ml",
+                          help=f"Volume of the model's segmentation of the {region.name} (BraTS labels "
+                               f"{', '.join(map(str, region.values))}; a measurement, not a diagnosis).")
         x, y, z = tumour.centre_mm
         st.caption(f"Whole-tumour centre at x {x:+.0f}, y {y:+.0f}, z {z:+.0f} mm (RAS), where the viewer starts; "
                    "the outline is the segmentation overlay below.")
@@ -234,7 +239,8 @@ if outcome is not None:
     # the reports were made with the prediction and are held in this session's memory only
     documents = outcome.documents
     if documents is not None:
-        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)"}
+        labels = {"pdf": "Download the PDF report", "sr": "Download the DICOM SR (for a PACS)",
+                  "seg": "Download the tumour segmentation (DICOM SEG for a PACS; NIfTI for a NIfTI study)"}
         for document in documents.made.values():
             st.download_button(labels[document.kind], document.data, document.file_name, document.media_type,
                                icon=":material/download:", key=f"report-{document.kind}")

@@ -72,8 +72,14 @@ def test_example_study_flow_shows_the_probability_the_model_gives() -> None:
     assert metrics_of(app)["P(methylated)"] == f"{expected:.3f}"
     assert app.session_state["outcome"].report["label"] == direct.label
     assert "Quality checks" in [header.value for header in app.subheader]
+    checks = direct.quality
+    passed = sum(check.status == "pass" for check in checks)
+    said = [m.value for m in app.markdown]
+    assert (f"{passed} quality checks passed." if passed == len(checks) else
+            f"{passed} of {len(checks)} quality checks passed") in " ".join(said)
+    assert not any(check.detail in text for check in checks if check.status == "pass" for text in said)
     assert app.session_state["outcome"].prediction.artefacts.cam is not None
-    assert metrics_of(app)["Tumour: whole"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
+    assert metrics_of(app)["Whole tumour"] == f"{direct.tumour.volumes_ml['whole']:.1f} ml"  # the measured tumour
     assert EXAMPLES["case-10"].truth == "unmethylated"
 
 
@@ -181,7 +187,7 @@ def test_an_abstained_prediction_is_hidden_behind_show_anyway_with_the_reasons()
     app.session_state["outcome"] = Outcome(prediction.with_result(abstained=True, label="indeterminate",
                                                                   reasons=(reason,)))
     app.run()
-    assert any("No answer" in error.value and reason in error.value for error in app.error)
+    assert [error.value for error in app.error] == [f"No call: the tool abstains on this study. {reason}"]
     assert "P(methylated)" not in metrics_of(app)
     app.toggle(key="show-anyway").set_value(True).run()
     assert metrics_of(app)["P(methylated)"] == f"{prediction.result.probability:.3f}"

@@ -32,7 +32,7 @@ def downloads(app: AppTest) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_predict_offers_the_pdf_and_the_sr_without_the_patient_by_default(tmp_path: Path) -> None:
+def test_predict_offers_the_pdf_the_sr_and_the_seg_without_the_patient_in_the_pdf(tmp_path: Path) -> None:
     app = app_test().run()
     app.switch_page("pages/predict.py").run()
     assert app.checkbox(key="report_identity").value is False
@@ -40,11 +40,13 @@ def test_predict_offers_the_pdf_and_the_sr_without_the_patient_by_default(tmp_pa
     app.button(key="predict").click().run()
     assert not app.exception and not app.error
     documents = app.session_state["outcome"].documents
-    assert sorted(documents.made) == ["pdf", "sr"] and documents.refused == {}
-    assert {"Download the PDF report", "Download the DICOM SR (for a PACS)"} <= set(downloads(app))
+    assert sorted(documents.made) == ["pdf", "seg", "sr"] and documents.refused == {}
+    assert {"Download the PDF report", "Download the DICOM SR (for a PACS)",
+            "Download the tumour segmentation (DICOM SEG for a PACS; NIfTI for a NIfTI study)"} <= set(downloads(app))
     header = pydicom.dcmread(next((example_study("case-3") / "FLAIR").glob("*.dcm")), stop_before_pixels=True)
     assert str(header.PatientID) not in pdf_text(documents.made["pdf"].data, tmp_path)
     assert pydicom.dcmread(io.BytesIO(documents.made["sr"].data)).PatientID == header.PatientID
+    assert pydicom.dcmread(io.BytesIO(documents.made["seg"].data)).PatientID == header.PatientID
 
 
 @pytest.mark.slow

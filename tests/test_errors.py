@@ -13,6 +13,7 @@ from core.errors import (
     ServiceBusy,
     ServiceUnavailable,
     SettingsError,
+    UploadTimeout,
     UploadTooLarge,
     disposition,
     user_message,
@@ -22,7 +23,8 @@ from core.store import StoreBusy, StoreDamaged, StoreUnavailable
 
 @pytest.mark.parametrize(("error", "http", "exit_status", "log_status"), [
     (InputError("bad study"), 400, 2, "rejected"),
-    (UploadTooLarge("too big"), 413, 2, "rejected"),
+    (UploadTooLarge("too big"), 413, 2, "too_large"),
+    (UploadTimeout("stalled"), 408, 2, "timeout"),
     (ServiceUnavailable("disk full"), 503, 3, "failed"),
     (ModelUnavailable("weights damaged"), 503, 3, "failed"),
     (SettingsError("MGMT_QUEUE_SIZE=-1"), 503, 3, "failed"),

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.api.access import refusal
 from core.config import get_settings
-from core.errors import BUG, ServiceUnavailable, disposition
+from core.errors import BUG, ServiceUnavailable, UploadTimeout, disposition
 from core.service import redact
 
 LOGGER = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ def failure_response(err: Exception, scope: Scope) -> JSONResponse:
     answer = disposition(err)
     if answer is not BUG:
         retry = {"Retry-After": str(err.retry_after_s)} if isinstance(err, ServiceUnavailable) else None
+        if isinstance(err, UploadTimeout):  # the rest of the body is not read: the connection cannot be reused
+            retry = {"Connection": "close"}
         return error_response(answer.http_status, err.user_message, retry)
     reference = secrets.token_hex(4)
     log_bug(err, scope, reference)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from core.cli import COMMANDS
 from core.errors import EXIT_INPUT, InputError
 from core.notice import RESEARCH_NOTICE
+from core.regions import LABELS
 
 if TYPE_CHECKING:
     from core.inference.report import PredictionResult
@@ -34,11 +35,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "MGMT_DATA_DIR/mgmt.duckdb); by default every attempt is logged, without patient data")
     parser.add_argument("--no-cam", action="store_true", help="skip the explanation map (faster)")
     parser.add_argument("--report", type=Path, metavar="DIR",
-                        help="also write the PDF report and the DICOM Structured Report (TID 1500, for a PACS; it "
-                             "carries the study's patient module) into DIR, named by the study's salted hash; a NIfTI "
-                             "study gets the PDF only (an SR needs the DICOM study's UIDs)")
+                        help="also write into DIR, named by the study's salted hash: the one-page PDF report, the "
+                             "DICOM SEG of the tumour on a source series and the DICOM Structured Report (TID 1500) "
+                             "whose volumes reference it (both for a PACS; they carry the study's patient module); a "
+                             "NIfTI study gets the PDF and the label map as NIfTI with its RAS affine (an SR needs the "
+                             "DICOM study's UIDs)")
     parser.add_argument("--export-seg", type=Path, metavar="FILE.nii.gz", help="write the tumour segmentation "
-                        "(BraTS labels 1 necrotic, 2 oedema, 4 enhancing) on the model grid, with its RAS affine")
+                        "(BraTS labels " + ", ".join(f"{label.value} {label.name}" for label in LABELS)
+                        + ") on the model grid, with its RAS affine")
     parser.add_argument("--export-cam", type=Path, metavar="FILE.nii.gz", help="write the explanation map (where "
                         "the logit comes from, 0 to 1) on the model grid, with its RAS affine")
     parser.set_defaults(run=run)

@@ -1,4 +1,4 @@
-"""Plotly figures for the pages and the reports: the prediction gauge, the slice viewer, cohort metrics."""
+"""Plotly figures for the pages: the prediction gauge, the linked slice viewer (``viewer.py``), cohort metrics."""
 
 from core.figures.metrics import (
     calibration_figure,
@@ -7,7 +7,5 @@ from core.figures.metrics import (
     roc_figure,
 )
 from core.figures.prediction import gauge_figure
-from core.figures.slices import VIEWS, slice_figure
 
-__all__ = ["VIEWS", "calibration_figure", "confusion_figure", "gauge_figure", "probability_histogram",
-           "roc_figure", "slice_figure"]
+__all__ = ["calibration_figure", "confusion_figure", "gauge_figure", "probability_histogram", "roc_figure"]

@@ -1,24 +1,10 @@
-"""The quality panel's lines (coloured by status) and the per-sequence contributions chart."""
+"""The per-sequence contributions chart of the quality panel."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import plotly.graph_objects as go
-
-from core.quality.result import QualityCheck
-
-STATUS_COLOURS = {"pass": "green", "warn": "orange", "fail": "red"}
-"""Streamlit markdown colours of each status."""
-
-
-def quality_lines(checks: Sequence[QualityCheck]) -> list[str]:
-    """One markdown line per check: its status in colour, what and where, the sentence."""
-    lines = []
-    for check in checks:
-        where = f" ({check.sequence})" if check.sequence else ""
-        lines.append(f":{STATUS_COLOURS[check.status]}[**{check.status}**] {check.check}{where}: {check.detail}")
-    return lines
 
 
 def contributions_figure(contributions: Mapping[str, float]) -> go.Figure:

@@ -1,8 +1,9 @@
 """The linked viewer: axial, coronal and sagittal planes through one cursor, for the four sequences at the study's
 own resolution, with the Grad-CAM map and the tumour labels as overlays.
 
-Rows are the three planes, columns the sequences; axes are world millimetres (RAS). Views follow the radiological
-convention of ``core.figures.slices``: the patient's right on the viewer's left, anterior on the left in sagittal.
+Rows are the three planes, columns the sequences; axes are world millimetres (RAS). Planes, edge directions and
+Grad-CAM colours are ``core.views``' (the radiological convention, as the PDF's key slices); label names and
+colours are ``core.regions``'.
 A click lands on a transparent lattice of points over each image (plotly selects points, not heatmap cells), so
 ``moved_cursor`` turns the selected point back into a cursor.
 """
@@ -10,55 +11,40 @@ A click lands on a transparent lattice of points over each image (plotly selects
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
-from core.figures.slices import CAM_FLOOR, VIEWS
 from core.preprocess.display import DisplayVolumes
+from core.regions import LABELS
+from core.views import CAM_COLOURS, CAM_FLOOR, PLANES, Plane
 
 CLICK_POINTS = 64
 """Clickable points along an image's longer side (a finer lattice costs payload: 12 lattices per figure)."""
 AXIS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "showline": False,
         "constrain": "domain", "fixedrange": True}
 TRANSPARENT = "rgba(0,0,0,0)"
-LABEL_COLOURS = {1: ("necrotic core", "rgb(65,105,225)", "blue"), 2: ("oedema", "rgb(50,205,50)", "green"),
-                 4: ("enhancing rim", "rgb(255,215,0)", "yellow")}
-"""BraTS labels: their names, overlay colours and the colours' names."""
+TOP_LABEL = max(label.value for label in LABELS)
+"""The label overlay's colour scale runs from 0 to this."""
 CURSOR_COLOUR = "rgba(0,255,255,0.7)"
 WORLD_AXES = "xyz"
 
 
-@dataclass(frozen=True)
-class Plane:
-    """A view's cut axis and the two world axes its images run along (horizontal, vertical)."""
-
-    name: str
-    cut: int
-    horizontal: int
-    vertical: int
-
-
-PLANES = tuple(Plane(name, spec.axis, *[a for a in range(3) if a != spec.axis]) for name, spec in VIEWS.items())
-
-
 def cam_colourscale() -> list[list]:
     """Grad-CAM colours over 0..255 levels, transparent below ``CAM_FLOOR`` so the anatomy stays readable."""
-    colours = sequential.YlOrRd
+    colours = [f"rgb({red},{green},{blue})" for red, green, blue in CAM_COLOURS]
     scale = [[0.0, TRANSPARENT], [CAM_FLOOR - 1e-3, TRANSPARENT]]
     scale += [[CAM_FLOOR + (1 - CAM_FLOOR) * i / (len(colours) - 1), colour] for i, colour in enumerate(colours)]
     return scale
 
 
 def label_colourscale() -> list[list]:
-    """Steps over label values 0..4: 0 and 3 transparent, 1, 2 and 4 in ``LABEL_COLOURS``."""
-    steps = {0: TRANSPARENT, 3: TRANSPARENT, **{value: colour for value, (_, colour, _) in LABEL_COLOURS.items()}}
+    """Steps over label values 0..4: 0 and 3 transparent, the BraTS labels in their ``core.regions`` colours."""
+    steps = {value: TRANSPARENT for value in range(TOP_LABEL + 1)} | {label.value: label.colour for label in LABELS}
     scale = []
-    for value in range(5):
-        low, high = max(0.0, (value - 0.5) / 4), min(1.0, (value + 0.5) / 4)
+    for value in range(TOP_LABEL + 1):
+        low, high = max(0.0, (value - 0.5) / TOP_LABEL), min(1.0, (value + 0.5) / TOP_LABEL)
         scale += [[low, steps[value]], [high, steps[value]]]
     return scale
 
@@ -106,14 +92,14 @@ def linked_figure(display: DisplayVolumes, cursor: tuple[int, int, int], cam_opa
         if label_opacity is not None and display.labels is not None:
             shown = _overlay(_cut(display.labels, plane, index), place, floor=1)
             if shown:
-                traces.append(go.Heatmap(zmin=0, zmax=4, colorscale=label_colourscale(), opacity=label_opacity,
+                traces.append(go.Heatmap(zmin=0, zmax=TOP_LABEL, colorscale=label_colourscale(), opacity=label_opacity,
                                          zsmooth=False, hoverinfo="skip", showscale=False, **shown))
                 cells.append(cell)
         axis = "" if number == 1 else str(number)
         axes.update({f"xaxis{axis}": {**AXIS, "autorange": "reversed", "scaleanchor": f"y{axis}"},
                      f"yaxis{axis}": AXIS})
         shapes += _cursor_lines(axis, world[plane.horizontal], world[plane.vertical])
-        annotations += _edge_labels(axis, VIEWS[plane.name].edges)
+        annotations += _edge_labels(axis, plane.edges)
     figure.add_traces(traces, rows=[row for row, _ in cells], cols=[column for _, column in cells])
     figure.update_layout(axes, annotations=annotations, shapes=shapes, height=round(images_height * 1.05) + 40,
                          plot_bgcolor="black",
@@ -190,7 +176,7 @@ def _edge_labels(axis: str, edges: tuple[str, str, str, str]) -> list[dict]:
 
 def label_legend() -> str:
     """What each segmentation colour means."""
-    return ", ".join(f"{name} ({value}) {colour_name}" for value, (name, _, colour_name) in LABEL_COLOURS.items())
+    return ", ".join(f"{label.name} ({label.value}) {label.colour_name}" for label in LABELS)
 
 
 def cursor_caption(display: DisplayVolumes, cursor: tuple[int, int, int]) -> str:

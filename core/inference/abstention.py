@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from core.inference.decision import DecisionRule
 from core.inference.ood import OodScore
+from core.inference.tolerance import reaches
 from core.quality.result import QualityCheck
 
 INDETERMINATE = "indeterminate"
@@ -39,8 +40,8 @@ def decide(probability: float, interval90: tuple[float, float], threshold: float
             return Decision(INDETERMINATE, False, (call.reason,))
         return Decision(labels[call.label], False, ())
     low, high = interval90
-    if low < threshold <= high:
+    if not reaches(low, threshold) and reaches(high, threshold):  # within 1e-6 of it counts as at the threshold
         return Decision(INDETERMINATE, False, (
             f"The interval {low:.2f}-{high:.2f} straddles the decision threshold {threshold:.2f}, and the model has "
             "no decision rule: no call.",))
-    return Decision(labels[int(probability >= threshold)], False, ())
+    return Decision(labels[int(reaches(probability, threshold))], False, ())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
+
+from core.inference.tolerance import beyond
 
 OOD_FILE = "ood.json"
 THRESHOLD_PERCENTILE = 99.0
@@ -39,12 +42,15 @@ def feature_layer(model: torch.nn.Module) -> str:
 
 @contextlib.contextmanager
 def pooled_features(model: torch.nn.Module) -> Iterator[list[np.ndarray]]:
-    """While open, every forward pass appends its (batch, channels) global average of ``feature_layer``."""
+    """While open, every forward pass of the calling thread appends its (batch, channels) global average of
+    ``feature_layer``; passes of other threads (other studies scored at once by the same model) are not kept."""
     captured: list[np.ndarray] = []
     module = dict(model.named_modules())[feature_layer(model)]
+    owner = threading.get_ident()
 
     def keep(_module, _inputs, output) -> None:
-        captured.append(output.detach().float().flatten(2).mean(dim=2).cpu().numpy())
+        if threading.get_ident() == owner:
+            captured.append(output.detach().float().flatten(2).mean(dim=2).cpu().numpy())
 
     handle = module.register_forward_hook(keep)
     try:
@@ -64,7 +70,8 @@ class OodScore:
 
     @property
     def beyond(self) -> bool:
-        return self.score > self.threshold
+        """The score exceeds the threshold by more than floating-point noise (core/inference/tolerance.py)."""
+        return beyond(self.score, self.threshold)
 
     def to_json(self) -> dict[str, float]:
         return {"score": round(self.score, 4), "threshold": round(self.threshold, 4)}

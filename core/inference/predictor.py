@@ -30,6 +30,7 @@ from core.model.hub import ModelSource, load_model
 from core.model.network import MGMTNet
 from core.preprocess.chain import PreparedStudy, prepare
 from core.preprocess.display import DisplayVolumes, timed_display_volumes
+from core.preprocess.overlays import TumourProbabilities
 from core.quality.checks import run_checks
 
 Progress = Callable[[str], None]
@@ -74,6 +75,7 @@ class Assessment:
     cam: np.ndarray | None
     missing: tuple[str, ...]
     seconds: float
+    segmentation_probabilities: np.ndarray | None = None  # (classes, D, H, W) softmax, mean of the fold models
 
 
 def device_for_inference() -> torch.device:
@@ -122,7 +124,9 @@ class Predictor:
         threshold = self.config.threshold
         viewer = None
         if with_display:  # the viewer: the study at its own resolution, with the map and the segmentation on it
-            viewer, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, assessed.segmentation)
+            tumour_probabilities = TumourProbabilities(assessed.segmentation_probabilities,
+                                                       self.config.segmentation_labels)
+            viewer, timings["display"] = timed_display_volumes(study, prepared, assessed.cam, tumour_probabilities)
         uncertainty = fold_spread(assessed)
         started = time.perf_counter()
         tumour = Tumour.measure(assessed.segmentation, prepared.grid)
@@ -197,7 +201,8 @@ class Predictor:
                 cam = logit_attribution(self.model.members, softs, available)
             seconds = time.perf_counter() - started
         return Assessment(probability, calibrated, float(logits.mean()), segmentation, cam,
-                          tuple(name for name in self.config.preprocessing.sequences if name in missing), seconds)
+                          tuple(name for name in self.config.preprocessing.sequences if name in missing), seconds,
+                          soft.cpu().numpy())
 
     def _members(self, x: torch.Tensor, available: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Each fold model's uncalibrated logit (K,) and softmax segmentation (1, C, D, H, W), dropout off."""

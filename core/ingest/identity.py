@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydicom.dataset import Dataset
 
 from core.ingest.dicom_files import DicomSeries
@@ -22,13 +23,32 @@ MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 
 
 @dataclass(frozen=True)
+class SeriesGeometry:
+    """Where a series' slices lie in DICOM patient coordinates (LPS mm), one position per instance (in the order of
+    ``SourceSeries.instance_uids``), so a label map can be brought onto exactly those slices (the DICOM SEG)."""
+
+    orientation: tuple[float, ...]  # ImageOrientationPatient: row then column direction cosines
+    pixel_spacing: tuple[float, float]  # PixelSpacing: between rows, between columns
+    rows: int
+    columns: int
+    positions: tuple[tuple[float, float, float], ...]  # ImagePositionPatient of each instance
+    frame_of_reference_uid: str = field(default="", repr=False)  # empty when the source has none (RSNA files)
+
+    def order(self) -> np.ndarray:
+        """Instance indices sorted along the slice normal (the order ingest stacks the volume in)."""
+        normal = np.cross(self.orientation[:3], self.orientation[3:])
+        return np.argsort(np.asarray(self.positions, float) @ normal, kind="stable")
+
+
+@dataclass(frozen=True)
 class SourceSeries:
-    """One series a sequence came from: its UIDs and every instance of it the model read."""
+    """One series a sequence came from: its UIDs, every instance of it the model read, and where they lie."""
 
     sequence: str
     series_uid: str = field(repr=False)
     sop_class_uid: str = field(repr=False)
     instance_uids: tuple[str, ...] = field(repr=False)
+    geometry: SeriesGeometry | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,7 +105,17 @@ def identity_of(chosen: dict[str, DicomSeries]) -> SourceIdentity | None:
         if not uid or not all(instances):
             return None
         sop_class = str(item.first.get("SOPClassUID", "") or MR_IMAGE_STORAGE)
-        series.append(SourceSeries(sequence, uid, sop_class, instances))
+        series.append(SourceSeries(sequence, uid, sop_class, instances, geometry_of(item)))
     if not header.get("StudyInstanceUID"):
         return None
     return SourceIdentity(header, tuple(series))
+
+
+def geometry_of(series: DicomSeries) -> SeriesGeometry:
+    """The slice geometry of a series ingest has read (its headers were checked when its volume was built)."""
+    first = series.slices[0]
+    return SeriesGeometry(
+        orientation=first.float_tuple("ImageOrientationPatient"), pixel_spacing=first.float_tuple("PixelSpacing"),
+        rows=int(first.dataset.Rows), columns=int(first.dataset.Columns),
+        positions=tuple(s.float_tuple("ImagePositionPatient") for s in series.slices),
+        frame_of_reference_uid=str(first.dataset.get("FrameOfReferenceUID", "") or ""))

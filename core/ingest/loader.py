@@ -25,6 +25,7 @@ from core.ingest.naming import (
 from core.ingest.nifti import load_nifti_volume
 from core.ingest.staging import UploadedFile, staged
 from core.ingest.study import Study, Volume
+from core.ingest.study_size import check_study_size, dicom_shape, nifti_shape
 
 MASK_WORDS = ("_seg", "-seg", "mask", "label")
 """NIfTI names that hold segmentations, not images (BraTS ``*_seg.nii.gz``), and are passed over."""
@@ -88,6 +89,7 @@ def _nifti_study(scan: FolderScan, folder: Path, settings: Settings, warnings: l
     listing = [f"'{p.relative_to(folder).as_posix()}' -> {sequence_from_nifti_name(p.name) or 'not recognised'}"
                for p in files]
     chosen = assign_sequences(evidence, listing, lambda p: f"'{p.relative_to(folder).as_posix()}'")
+    check_study_size({name: nifti_shape(chosen[name].candidate) for name in chosen}, folder.name, settings)
     digest = hashlib.sha256()
     volumes = {}
     for sequence in (name for name in SEQUENCES if name in chosen):
@@ -159,6 +161,7 @@ def _dicom_study(scan: FolderScan, folder: Path, settings: Settings,
     for series in candidates:
         if id(series) not in used:
             warnings.append(f"Not used: the {series.label()}.")
+    check_study_size({name: dicom_shape(chosen[name].candidate) for name in chosen}, folder.name, settings)
     volumes = {}
     for sequence in (name for name in SEQUENCES if name in chosen):
         series = chosen[sequence].candidate

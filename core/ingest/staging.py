@@ -1,7 +1,9 @@
 """Stage an upload (folder, .zip, single file or browser files) as a plain folder that is removed afterwards.
 
 Zip archives are checked before anything is extracted (entry count, declared size, paths, symlinks,
-encryption), then streamed entry by entry against a byte budget, because a zip may lie about its sizes.
+encryption), then streamed entry by entry against a byte budget, because a zip may lie about its sizes; a ``.gz``
+file (gzipped NIfTI) is charged what it expands to (core/ingest/gzip_size.py). Paths deeper than MAX_PATH_DEPTH
+are refused and folders are made one level at a time.
 A zip inside the zip is not opened: it is extracted as a file, which the reader then passes over.
 When the server's temporary folder cannot take the upload (missing, read-only, disk full) staging raises
 ``ServiceUnavailable`` naming the folder and the OS error; what was written so far is removed.
@@ -25,6 +27,7 @@ from typing import BinaryIO
 
 from core.config import Settings, get_settings
 from core.errors import InputError, ServiceUnavailable, UploadTooLarge
+from core.ingest.gzip_size import ExpandedSize, is_gzip_name
 
 SKIPPED_NAMES = frozenset({"__MACOSX", ".DS_Store"})
 """Entries at or under these names are dropped silently (macOS archive litter)."""
@@ -34,6 +37,9 @@ UNREADABLE_ZIP = (zipfile.BadZipFile, EOFError, NotImplementedError, OSError, zl
 """What reading a damaged or unsupported archive raises (bad CRC, bad stream, unknown compression, entry names
 flagged UTF-8 that are not)."""
 DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_PATH_DEPTH = 32
+"""Folder levels a file of an upload may lie at (``00000/FLAIR/Image-1.dcm`` is 3): deeper paths are refused before
+anything is written, so no input can drive a deep walk or recursion through the staging folder."""
 STUDY = "one study folder with the FLAIR, T1w, T1wCE and T2w series"
 
 
@@ -54,11 +60,25 @@ def safe_relative_path(name: str, what: str, inside: str) -> PurePosixPath | Non
                          "'FLAIR/Image-1.dcm'.")
     if text.startswith("/") or DRIVE.match(text) or ".." in parts:
         raise InputError(f"{what} points outside {inside}; expected relative paths inside one study folder.")
+    if len(parts) > MAX_PATH_DEPTH:
+        raise InputError(f"A path in {inside} lies {len(parts):,} folder levels deep ('{'/'.join(parts[:3])}/…'); "
+                         f"expected at most {MAX_PATH_DEPTH} levels (a study folder is a few levels deep).")
     if any(len(part.encode()) > 255 for part in parts):
         raise InputError(f"{what} has a name part longer than 255 bytes; expected ordinary file names.")
     if any(part in SKIPPED_NAMES for part in parts):
         return None
     return PurePosixPath(*parts)
+
+
+def make_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents one level at a time (``Path.mkdir(parents=True)`` recurses once per
+    level); FileExistsError or NotADirectoryError when a file stands where a folder is needed."""
+    missing, level = [], folder
+    while not level.is_dir() and level.parent != level:
+        missing.append(level)
+        level = level.parent
+    for path in reversed(missing):
+        path.mkdir()
 
 
 def _unused(destination: Path) -> Path:
@@ -104,10 +124,12 @@ def staging_folder() -> Path:
 
 def _write_within_budget(chunks: Iterable[bytes], destination: Path, budget: int, what: str,
                          too_large: str) -> tuple[Path, int]:
-    """Write ``chunks`` to a new file at (or beside) ``destination``; UploadTooLarge past ``budget`` bytes,
-    ServiceUnavailable when the temporary folder cannot take them (the caller removes the partial file)."""
+    """Write ``chunks`` to a new file at (or beside) ``destination``; UploadTooLarge past ``budget`` bytes (a
+    ``.gz`` file's expanded bytes count), ServiceUnavailable when the temporary folder cannot take them (the caller
+    removes the partial file). The bytes charged: those written, or what a ``.gz`` file expands to if more."""
+    expanded = ExpandedSize(budget, too_large) if is_gzip_name(destination.name) else None
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(destination.parent)
         destination = _unused(destination)
         out = open(destination, "xb")
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
@@ -122,10 +144,12 @@ def _write_within_budget(chunks: Iterable[bytes], destination: Path, budget: int
                 written += len(chunk)
                 if written > budget:
                     raise UploadTooLarge(too_large)
+                if expanded is not None:
+                    expanded.feed(chunk)
                 out.write(chunk)
     except OSError as err:  # ENOSPC, EFBIG, EDQUOT, EIO: also when the buffer is flushed on close
         raise _write_failed(err, what) from err
-    return destination, written
+    return destination, max(written, expanded.bytes if expanded is not None else 0)
 
 
 def _too_large(shown: str, limit: int) -> str:
@@ -196,7 +220,7 @@ def extract_zip(path: Path, target: Path, settings: Settings, shown: str | None 
             destination = target.joinpath(*relative.parts)
             if entry.is_dir():
                 try:
-                    destination.mkdir(parents=True, exist_ok=True)
+                    make_folders(destination)
                 except (FileExistsError, NotADirectoryError) as err:
                     raise InputError(f"{what} is a folder where the archive already has a file of that name; "
                                      "expected one study folder.") from err

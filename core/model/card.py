@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.notice import PUBLISHED_CONTEXT
 from core.preprocess.settings import Preprocessing
+from core.regions import REGIONS
 
 TRAINED_CARD = """---
 library_name: mgmt-radiogenomics
@@ -209,10 +210,10 @@ def write_heldout_section(folder: Path, metrics: dict, data_description: str, co
         lines.append(f"| Brier score | {metrics['brier']:.3f} |")
     lines += _call_lines(metrics)
     dice = metrics.get("dice") or {}
-    if dice.get("n"):
-        lines.append(f"| Dice, median over {dice['n']} cases: whole tumour / enhancing / necrotic core | "
-                     f"{dice['whole']['median']:.3f} / {dice['enhancing']['median']:.3f} / "
-                     f"{dice['necrotic']['median']:.3f} |")
+    scored = [region for region in REGIONS if region.key in dice]
+    if dice.get("n") and scored:
+        lines.append(f"| Dice, median over {dice['n']} cases: {' / '.join(region.name for region in scored)} | "
+                     + " / ".join(f"{dice[region.key]['median']:.3f}" for region in scored) + " |")
     table = metrics.get("missing_sequences")
     if table:
         lines += ["", "Missing sequences (blanked, the model told which); same cases:", "",

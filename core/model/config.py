@@ -17,6 +17,7 @@ from typing import Any
 from core.errors import ModelUnavailable
 from core.metrics import Metrics
 from core.preprocess.settings import ConfigFieldError, Preprocessing
+from core.regions import LABELS
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ class Calibration:
         return asdict(self)
 
 
-SEGMENT_LABELS = (0, 1, 2, 4)
-"""BraTS label value of each segmentation channel: background, necrotic core, oedema, enhancing tumour."""
+SEGMENT_LABELS = (0, *(label.value for label in LABELS))
+"""BraTS label value of each segmentation channel: background (0), then ``core.regions.LABELS`` (necrotic core 1,
+oedema 2, enhancing tumour 4)."""
 
 
 @dataclass(frozen=True)

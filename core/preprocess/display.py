@@ -7,7 +7,9 @@ and has the finest in-plane spacing of the four series, never finer than ``FINES
 stored as uint8 after its display window: when the series is axis-aligned with the grid (as acquired series are),
 one gather in its memory order, nearest voxel along axes where it is finer than the grid and a linear blend where
 it is coarser (thick slices); an oblique series, nearest voxel in slabs. The Grad-CAM map is upsampled trilinearly
-(separable, both grids being RAS-aligned), the labels by nearest voxel.
+(separable, both grids being RAS-aligned); so are the segmentation's per-class probabilities, and the label is taken
+on the display grid (the most probable class of each display voxel), so the overlay's outline is smooth at display
+resolution rather than made of model-grid cubes.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from core.ingest.study import Study
 from core.preprocess.brain import foreground_mask
 from core.preprocess.chain import PreparedStudy
 from core.preprocess.grid import Grid, background_level
+from core.preprocess.overlays import TumourProbabilities, cam_on_grid, labels_on_grid
+from core.views import cursor_start, mask_centre_mm
 
 FINEST_SPACING_MM = 1.0
 """The display grid is never finer than this: the series' in-plane resolution is kept up to this spacing."""
@@ -48,7 +51,7 @@ class DisplayVolumes:
     cam: np.ndarray | None  # (X, Y, Z) uint8: Grad-CAM 0..1 as 0..255, inside the brain
     labels: np.ndarray | None  # (X, Y, Z) uint8 tumour labels (BraTS 1, 2, 4), 0 elsewhere
     start_mm: tuple[float, float, float]  # the cursor's first world position
-    start_from: str  # "tumour centre", "Grad-CAM peak" or "centre of the head"
+    start_from: str  # "tumour centre", "Grad-CAM peak" or "grid centre" (``core.views.cursor_start``)
 
     @property
     def spacing_mm(self) -> float:
@@ -109,8 +112,8 @@ def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
 
 
 def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | None,
-                    labels: np.ndarray | None = None) -> DisplayVolumes:
-    """The viewer's volumes for one prediction: ``cam`` (0..1) and ``labels`` are on ``prepared.grid``."""
+                    tumour: TumourProbabilities | None = None) -> DisplayVolumes:
+    """The viewer's volumes for one prediction: ``cam`` (0..1) and ``tumour`` are on ``prepared.grid``."""
     grid = display_grid(study, prepared)
     images = np.empty((len(prepared.sequences), *grid.shape), np.uint8)
     windows = tuple(stored_window(study, name, intensity_window(channel))
@@ -125,31 +128,13 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
 
     with ThreadPoolExecutor(SAMPLING_THREADS) as pool:  # numpy gathers release the GIL
         list(pool.map(sample, range(len(prepared.sequences))))
-    shown_cam = None
-    if cam is not None:
-        inside = np.where(ndimage.binary_dilation(prepared.brain_mask), cam, 0.0)  # zeros outside: padding
-        levels = linear_on_grid(inside, prepared.grid, grid, scale=255.0)
-        levels += 0.5  # rounds on the cast below (the map is within 0..1, so levels stay within 0..255.5)
-        shown_cam = levels.astype(np.uint8)
-    shown_labels = None if labels is None else \
-        gather_on_grid(np.asarray(labels, np.uint8), prepared.grid.affine, grid, fill=0)
-    start, start_from = cursor_start(prepared, cam, labels, grid)
+    shown_cam = None if cam is None else cam_on_grid(cam, prepared.brain_mask, prepared.grid, grid)
+    labels = None if tumour is None else tumour.labels()
+    shown_labels = None if tumour is None else labels_on_grid(tumour, prepared.grid, grid, labels)
+    centre = None if labels is None else mask_centre_mm(labels > 0, prepared.grid.affine)
+    start, start_from = cursor_start(prepared.grid.affine, prepared.grid.shape, cam, prepared.brain_mask, centre)
     return DisplayVolumes(grid, prepared.sequences, images, windows, shown_cam, shown_labels,
                           tuple(float(v) for v in start), start_from)
-
-
-def cursor_start(prepared: PreparedStudy, cam: np.ndarray | None, labels: np.ndarray | None,
-                 grid: Grid) -> tuple[np.ndarray, str]:
-    """The tumour's centre when there are labels, else the Grad-CAM peak inside the brain, else the grid's centre."""
-    model = prepared.grid
-    if labels is not None and np.any(labels > 0):
-        return model.affine[:3, :3] @ np.argwhere(labels > 0).mean(0) + model.affine[:3, 3], "tumour centre"
-    if cam is not None:
-        inside = np.where(prepared.brain_mask, cam, 0.0)
-        if inside.max() > 0:
-            peak = np.unravel_index(int(np.argmax(inside)), inside.shape)
-            return model.affine[:3, :3] @ np.asarray(peak, float) + model.affine[:3, 3], "Grad-CAM peak"
-    return grid.affine[:3, :3] @ ((np.asarray(grid.shape) - 1) / 2.0) + grid.affine[:3, 3], "centre of the head"
 
 
 def windowed_on_grid(array: np.ndarray, affine: np.ndarray, rescale: tuple[float, float],
@@ -252,15 +237,6 @@ def _aligned_axes(to_source: np.ndarray, grid: Grid) -> list[int] | None:
     return follows
 
 
-def gather_on_grid(array: np.ndarray, affine: np.ndarray, grid: Grid, fill: int = 0) -> np.ndarray:
-    """Nearest-voxel sampling of ``array`` (voxels -> world by ``affine``) on ``grid``; ``fill`` outside it."""
-    values, outside = _gather(array, affine, grid)
-    values = np.ascontiguousarray(values)
-    if outside is not None:
-        values[outside] = fill
-    return values
-
-
 def _gather(array: np.ndarray, affine: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray | None]:
     """Nearest source voxel of every grid voxel (the edge voxel beyond the array; possibly a transposed view) and
     the grid voxels outside the array (None when there are none)."""
@@ -296,35 +272,9 @@ def _oblique_sample(array: np.ndarray, to_source: np.ndarray, grid: Grid,
     return values, (outside if outside.any() else None)
 
 
-def linear_on_grid(volume: np.ndarray, source: Grid, target: Grid, scale: float = 1.0) -> np.ndarray:
-    """Trilinear resampling (times ``scale``) between two RAS-aligned grids, one axis at a time, float32; 0 beyond
-    the source's edge voxels."""
-    to_source = _to_source(source.affine, target)
-    if not np.allclose(to_source[:3, :3], np.diag(np.diag(to_source[:3, :3]))):
-        raise ValueError("linear_on_grid needs two grids with the same axes (both RAS-aligned)")
-    values = np.asarray(volume, np.float32)
-    for axis in range(3):
-        coordinate = to_source[axis, axis] * np.arange(target.shape[axis]) + to_source[axis, 3]
-        below = np.floor(coordinate)
-        inside = (coordinate >= 0) & (coordinate <= volume.shape[axis] - 1)
-        upper = np.where(inside, coordinate - below, 0.0) * (scale if axis == 2 else 1.0)
-        lower = np.where(inside, 1.0 - (coordinate - below), 0.0) * (scale if axis == 2 else 1.0)
-        low = np.clip(below.astype(np.intp), 0, volume.shape[axis] - 1)
-        high = np.clip(low + 1, 0, volume.shape[axis] - 1)
-        shape = [1, 1, 1]
-        shape[axis] = -1
-        result = np.take(values, low, axis=axis)
-        result *= lower.astype(np.float32).reshape(shape)
-        part = np.take(values, high, axis=axis)
-        part *= upper.astype(np.float32).reshape(shape)
-        result += part
-        values = result
-    return values
-
-
 def timed_display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | None,
-                          labels: np.ndarray | None = None) -> tuple[DisplayVolumes, float]:
+                          tumour: TumourProbabilities | None = None) -> tuple[DisplayVolumes, float]:
     """``display_volumes`` and the seconds it took (the prediction's ``display`` timing)."""
     started = time.perf_counter()
-    volumes = display_volumes(study, prepared, cam, labels)
+    volumes = display_volumes(study, prepared, cam, tumour)
     return volumes, time.perf_counter() - started

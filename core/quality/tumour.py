@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from core.quality.result import QualityCheck
 
 MIN_TUMOUR_ML = 3.0
-"""Whole-tumour volume (necrotic + oedema + enhancing) below which there is nothing to judge."""
+"""Whole-tumour volume (``core.regions`` region ``whole``) below which there is nothing to judge."""
 
 
 def tumour_check(volumes_ml: Mapping[str, float]) -> QualityCheck:
-    """Fail when the whole tumour is under MIN_TUMOUR_ML."""
-    whole = float(volumes_ml.get("whole", sum(v for k, v in volumes_ml.items() if k != "whole")))
+    """Fail when the whole tumour (``volumes_ml`` by region key, as ``Tumour.volumes_ml``) is under MIN_TUMOUR_ML."""
+    whole = float(volumes_ml["whole"])
     if whole < MIN_TUMOUR_ML:
         found = "No tumour was found" if whole == 0 else f"The tumour found is too small to judge ({whole:.1f} ml)"
         return QualityCheck("tumour", None, "fail", whole,

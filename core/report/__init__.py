@@ -1,4 +1,4 @@
-"""Reports of one prediction: a PDF for people and a DICOM Structured Report for a PACS."""
+"""Reports of one prediction: a PDF for people, and a DICOM SR and a DICOM SEG of the tumour for a PACS."""
 
 from core.report.documents import KINDS, Document, Documents, ReportRequest, load_report_writers, make_documents
 

@@ -1,32 +1,31 @@
-"""Three key slices for a report: axial, coronal and sagittal through one point, with the Grad-CAM map on top.
+"""Three key slices for a report: axial, coronal and sagittal through one point, with the segmentation outline (or
+the Grad-CAM map) on top.
 
-The point is the tumour centre when the prediction gives one, else the peak of the map inside the brain, else the
-grid's middle. Images follow the radiological convention (the patient's right on the viewer's left; anterior on
-the left of the sagittal view), as the page's viewer does. Drawn with numpy and Pillow: no plotting library.
+The point is where the page's viewer starts (``core.views.cursor_start``: the tumour centre, else the Grad-CAM peak
+inside the brain, else the grid centre); planes, edge directions, Grad-CAM colours and floor are ``core.views``', and
+the sequence's display window is the page's (``core.preprocess.display.intensity_window``). Drawn with numpy and
+Pillow: no plotting library.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from core.figures.slices import intensity_window
+from core.preprocess.display import intensity_window
+from core.regions import LABELS
+from core.views import CAM_COLOURS, CAM_FLOOR, PLANES, cursor_start
 
-PLANES = (("axial", 2, "R", "L", "A", "P"), ("coronal", 1, "R", "L", "S", "I"), ("sagittal", 0, "A", "P", "S", "I"))
-"""Name, grid axis it cuts, and the patient directions at the image's left, right, top and bottom edges."""
 SHOWN_SEQUENCE = ("T1wCE", "FLAIR", "T2w", "T1w")
-"""The sequence the slices show: the first present (contrast-enhanced T1 shows the tumour rim best)."""
-CAM_FLOOR = 0.2
-"""Map values below this are left transparent, so the anatomy stays readable."""
+"""The sequence the slices show: the first present (contrast-enhanced T1 shows the enhancing tumour best)."""
 CAM_OPACITY = 0.6
 """Opacity of the map's strongest values; weaker ones fade in from the floor."""
-CAM_COLOURS = np.array([[255, 255, 204], [254, 217, 118], [253, 141, 60], [227, 26, 28], [128, 0, 38]], float)
-"""Yellow (weak evidence) to dark red (strongest), as on the page."""
 PIXELS = 240
 """Side of each rendered image, in pixels."""
+OUTLINE_RGB = {label.value: tuple(int(c) for c in label.colour[4:-1].split(",")) for label in LABELS}
+"""Outline colour of each BraTS label (the page's overlay colours)."""
 
 
 @dataclass(frozen=True)
@@ -39,44 +38,39 @@ class KeySlice:
     axis_name: str
     edges: tuple[str, str, str, str]
     overlay: bool  # the Grad-CAM map is drawn on it
+    window: tuple[float, float]  # the intensities shown black and white
+    outline: bool = False  # the segmentation's outline is drawn on it
+
+
+def outline_legend() -> str:
+    """What the outline colours mean: 'blue necrotic core, green oedema, yellow enhancing tumour'."""
+    return ", ".join(f"{label.colour_name} {label.name}" for label in LABELS)
 
 
 def key_point(grid_affine: np.ndarray, shape: tuple[int, ...], cam: np.ndarray | None,
-              brain_mask: np.ndarray | None, tumour: dict[str, Any] | None) -> tuple[tuple[int, int, int], str]:
-    """The voxel the three planes go through, and what it is (tumour centre, Grad-CAM peak, grid centre)."""
-    centre = _tumour_centre(tumour)
-    if centre is not None:
-        ijk = np.linalg.inv(grid_affine) @ np.append(centre, 1.0)
-        voxel = np.clip(np.round(ijk[:3]).astype(int), 0, np.asarray(shape) - 1)
-        return tuple(int(v) for v in voxel), "tumour centre"
-    if cam is not None and float(cam.max()) > 0:
-        weighted = cam * brain_mask if brain_mask is not None else cam
-        if float(weighted.max()) > 0:
-            return tuple(int(v) for v in np.unravel_index(int(np.argmax(weighted)), cam.shape)), "Grad-CAM peak"
-    return tuple(int(n) // 2 for n in shape), "grid centre"
-
-
-def _tumour_centre(tumour: dict[str, Any] | None) -> np.ndarray | None:
-    if not isinstance(tumour, dict):
-        return None
-    for key in ("centre_mm", "centre", "center_mm", "center"):
-        value = tumour.get(key)
-        if isinstance(value, list | tuple) and len(value) == 3 and all(isinstance(v, int | float) for v in value):
-            return np.asarray(value, float)
-    return None
+              brain_mask: np.ndarray | None, centre_mm: tuple[float, float, float] | None
+              ) -> tuple[tuple[int, int, int], str]:
+    """The voxel the three planes go through, and what it is (``core.views.cursor_start``)."""
+    centre = None if centre_mm is None else np.asarray(centre_mm, float)
+    world, what = cursor_start(grid_affine, shape, cam, brain_mask, centre)
+    ijk = np.linalg.inv(grid_affine) @ np.append(world, 1.0)
+    voxel = np.clip(np.rint(ijk[:3]).astype(int), 0, np.asarray(shape) - 1)
+    return tuple(int(v) for v in voxel), what
 
 
 def key_slices(display: np.ndarray, sequences: tuple[str, ...], grid_affine: np.ndarray,
                cam: np.ndarray | None, brain_mask: np.ndarray | None,
-               point: tuple[int, int, int]) -> tuple[str, list[KeySlice]]:
-    """The shown sequence's name and its three planes through ``point``, with the map (inside the brain) on top."""
+               point: tuple[int, int, int], labels: np.ndarray | None = None) -> tuple[str, list[KeySlice]]:
+    """The shown sequence's name and its three planes through ``point``, with the map (inside the brain) and the
+    outline of ``labels`` (a BraTS label map on the grid) on top."""
     name = next((s for s in SHOWN_SEQUENCE if s in sequences), sequences[0])
     volume = display[sequences.index(name)]
     low, high = intensity_window(volume)
     if cam is not None and brain_mask is not None:
         cam = cam * brain_mask
     rendered = []
-    for plane, axis, *edges in PLANES:
+    for plane in PLANES:
+        axis = plane.cut
         index = point[axis]
         grey = _plane(volume, axis, index)
         grey = np.clip((grey - low) / (high - low), 0.0, 1.0)
@@ -85,11 +79,33 @@ def key_slices(display: np.ndarray, sequences: tuple[str, ...], grid_affine: np.
             heat = _plane(cam, axis, index)
             alpha = (CAM_OPACITY * np.clip((heat - CAM_FLOOR) / (1 - CAM_FLOOR), 0.0, 1.0))[..., None]
             rgb = rgb * (1 - alpha) + _colours(heat) * alpha
-        image = Image.fromarray(rgb.round().astype(np.uint8), "RGB").resize(_size(grid_affine, axis, grey.shape),
-                                                                            Image.Resampling.BILINEAR)
+        size = _size(grid_affine, axis, grey.shape)
+        image = Image.fromarray(rgb.round().astype(np.uint8), "RGB").resize(size, Image.Resampling.BILINEAR)
+        outlined = labels is not None and bool(np.any(labels))
+        if outlined:
+            image = _outlined(image, _plane(labels, axis, index), size)
         position = float((grid_affine @ np.append(np.asarray(point, float), 1.0))[axis])
-        rendered.append(KeySlice(plane, image, position, "xyz"[axis], tuple(edges), cam is not None))
+        rendered.append(KeySlice(plane.name, image, position, "xyz"[axis], plane.edges, cam is not None, (low, high),
+                                 outlined))
     return name, rendered
+
+
+def _outlined(image: Image.Image, labels: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """``image`` with each label's outline drawn at the image's resolution: every label's indicator is upsampled
+    (bilinear) and the strongest taken, so the outline is smooth rather than the grid's squares."""
+    values = (0, *OUTLINE_RGB)
+    strength = np.stack([np.asarray(Image.fromarray((labels == value).astype(np.float32), "F")
+                                    .resize(size, Image.Resampling.BILINEAR)) for value in values])
+    shown = np.asarray(values)[np.argmax(strength, axis=0)]
+    edge = np.zeros(shown.shape, bool)
+    edge[:-1] |= shown[:-1] != shown[1:]
+    edge[1:] |= shown[1:] != shown[:-1]
+    edge[:, :-1] |= shown[:, :-1] != shown[:, 1:]
+    edge[:, 1:] |= shown[:, 1:] != shown[:, :-1]
+    pixels = np.asarray(image).copy()
+    for value, colour in OUTLINE_RGB.items():
+        pixels[edge & (shown == value)] = colour
+    return Image.fromarray(pixels, "RGB")
 
 
 def _plane(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
@@ -108,5 +124,6 @@ def _size(grid_affine: np.ndarray, axis: int, shape: tuple[int, int]) -> tuple[i
 
 def _colours(heat: np.ndarray) -> np.ndarray:
     """The map's colours (RGB 0-255) for values in [0, 1]."""
-    stops = np.linspace(0.0, 1.0, len(CAM_COLOURS))
-    return np.stack([np.interp(np.clip(heat, 0, 1), stops, CAM_COLOURS[:, c]) for c in range(3)], axis=-1)
+    colours = np.asarray(CAM_COLOURS, float)
+    stops = np.linspace(CAM_FLOOR, 1.0, len(colours))
+    return np.stack([np.interp(np.clip(heat, 0, 1), stops, colours[:, c]) for c in range(3)], axis=-1)

@@ -19,10 +19,12 @@ from core.errors import InputError
 from core.store.schema import utc_naive
 from core.store.session import Session
 
-STATUSES = ("ok", "abstained", "rejected", "failed")
+STATUSES = ("ok", "abstained", "rejected", "too_large", "timeout", "disconnected", "failed")
 """ok: a probability was returned; abstained: computed, but the tool declined to call it (``reasons`` say why);
-rejected: the input could not be used (an InputError); failed: the service's
-problem (model, store, disk) or a bug (core.errors.DISPOSITIONS decides which)."""
+rejected: the input could not be used (an InputError); too_large: an upload beyond a size or count limit;
+timeout: an upload whose body stalled or crawled (REST 408); disconnected: the client went away before its
+upload had arrived; failed: the service's problem (model, store, disk) or a bug (core.errors.DISPOSITIONS decides
+which)."""
 COLUMNS = ("id", "time", "channel", "user", "study_hash", "probability", "label", "uncertainty_std", "interval_low",
            "interval_high", "model_repo", "model_revision", "preprocessing_version", "timings_s", "status", "error",
            "reasons")

@@ -64,6 +64,15 @@ _MODEL_METRICS = """CREATE TABLE model_metrics (
             written_at TIMESTAMP NOT NULL)"""
 
 
+_STATUSES_V3 = "'ok', 'abstained', 'rejected', 'too_large', 'timeout', 'disconnected', 'failed'"
+
+
+def _predictions_table(name: str, statuses: str) -> str:
+    """The prediction log's table (version 2 columns) under ``name``, its status one of ``statuses``."""
+    table = _PREDICTIONS.replace("predictions (", f"{name} (").replace("'ok', 'rejected', 'failed'", statuses)
+    return table.replace("error VARCHAR)", "error VARCHAR,\n            reasons VARCHAR)")
+
+
 def _in_postgresql(statement: str) -> str:
     """A version-1 statement in PostgreSQL's type names (DOUBLE is DOUBLE PRECISION there)."""
     return statement.replace(" DOUBLE", " DOUBLE PRECISION")
@@ -86,6 +95,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                "ALTER TABLE predictions ADD CONSTRAINT predictions_status_check "
                "CHECK (status IN ('ok', 'abstained', 'rejected', 'failed'))",
                "ALTER TABLE predictions ADD COLUMN reasons VARCHAR")),
+    Migration(3, "refused uploads by kind: too large, timed out, client gone",
+              (_predictions_table("predictions_v3", _STATUSES_V3),
+               "INSERT INTO predictions_v3 SELECT * FROM predictions",
+               "DROP TABLE predictions",
+               "ALTER TABLE predictions_v3 RENAME TO predictions"),
+              ("ALTER TABLE predictions DROP CONSTRAINT predictions_status_check",
+               f"ALTER TABLE predictions ADD CONSTRAINT predictions_status_check CHECK (status IN ({_STATUSES_V3}))")),
 )
 """Every schema version in order; the last one is what this code reads and writes."""
 

@@ -21,14 +21,13 @@ import numpy as np
 from core import SEQUENCES
 from core.errors import InputError
 from core.ingest.geometry import acquisition_plane
+from core.regions import MEASURED
 from core.synth.acquisition import SeriesPlan, acquire, plan_series
 from core.synth.anatomy import deformed, head_layers
 from core.synth.contrast import render_all
 from core.synth.dicom_writer import PROTOCOLS, fake_patient, seeded_uid, write_series
 from core.synth.tumour import (
     DEFAULT_SEPARATION,
-    ENHANCING,
-    NECROSIS,
     TumourTraits,
     best_achievable_auc,
     draw_traits,
@@ -41,8 +40,9 @@ REFERENCE_SPACING_MM = {"small": 2.0, "rsna": 1.0}
 PLANE_PREFIX = {"axial": "AX", "sagittal": "SAG", "coronal": "COR", "oblique": "OBL"}
 NIFTI_SUFFIX = {"FLAIR": "flair", "T1w": "t1", "T1wCE": "t1ce", "T2w": "t2"}
 TRUTH_COLUMNS = ["BraTS21ID", "MGMT_value", "latent_score", "necrotic_fraction", "oedema_extent", "radius_mm",
-                 "tumour_volume_ml", "enhancing_volume_ml", "necrosis_volume_ml", "planes", "skull", "separation",
+                 *[f"{region.key}_volume_ml" for region in MEASURED], "planes", "skull", "separation",
                  "best_achievable_auc"]
+"""truth.csv: per case, the label and latent score, the traits they set, and every measured region's volume."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,7 @@ class CaseTruth:
             "latent_score": round(self.traits.score, 6),
             "necrotic_fraction": round(self.traits.necrotic_fraction, 4),
             "oedema_extent": round(self.traits.oedema_extent, 4), "radius_mm": round(self.traits.radius_mm, 2),
-            "tumour_volume_ml": round(self.volumes_ml["tumour"], 3),
-            "enhancing_volume_ml": round(self.volumes_ml["enhancing"], 3),
-            "necrosis_volume_ml": round(self.volumes_ml["necrosis"], 3),
+            **{f"{key}_volume_ml": round(volume, 3) for key, volume in self.volumes_ml.items()},
             "planes": planes, "skull": int(self.skull), "separation": self.separation,
             "best_achievable_auc": round(best_achievable_auc(self.separation), 4),
         }
@@ -120,9 +118,7 @@ def write_case(
     _save_nifti(labels, anatomy.affine, masks / f"{case_id}_seg.nii.gz")
     _save_nifti(anatomy.brain.astype(np.uint8), anatomy.affine, masks / f"{case_id}_brain.nii.gz")
     voxel_ml = anatomy.spacing**3 / 1000.0
-    volumes = {"tumour": float((labels > 0).sum() * voxel_ml),
-               "enhancing": float((labels == ENHANCING).sum() * voxel_ml),
-               "necrosis": float((labels == NECROSIS).sum() * voxel_ml)}
+    volumes = {region.key: float(region.mask(labels).sum() * voxel_ml) for region in MEASURED}
     centre = anatomy.affine[:3, :3] @ np.argwhere(anatomy.brain).mean(axis=0) + anatomy.affine[:3, 3]
     patient = fake_patient(rng)
     frame_uid = seeded_uid(rng)

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from core import SEQUENCES
+from core.regions import LABELS
 from core.synth.anatomy import Anatomy
-from core.synth.tumour import ENHANCING, NECROSIS, OEDEMA
 
 TISSUE_INTENSITY: dict[str, dict[str, float]] = {
-    #            white  grey  csf   necrosis oedema rim   bone  scalp fat
-    "FLAIR": dict(white=0.62, grey=0.80, csf=0.12, necrosis=0.55, oedema=1.35, rim=1.05, bone=0.05, scalp=0.95),
-    "T1w": dict(white=1.00, grey=0.72, csf=0.25, necrosis=0.30, oedema=0.58, rim=0.70, bone=0.05, scalp=1.30),
-    "T1wCE": dict(white=1.00, grey=0.74, csf=0.27, necrosis=0.32, oedema=0.60, rim=1.65, bone=0.05, scalp=1.30),
-    "T2w": dict(white=0.55, grey=0.80, csf=1.60, necrosis=1.45, oedema=1.25, rim=0.95, bone=0.05, scalp=1.00),
+    #            white  grey  csf   necrotic  oedema  enhancing  bone  scalp fat
+    "FLAIR": dict(white=0.62, grey=0.80, csf=0.12, necrotic=0.55, oedema=1.35, enhancing=1.05, bone=0.05, scalp=0.95),
+    "T1w": dict(white=1.00, grey=0.72, csf=0.25, necrotic=0.30, oedema=0.58, enhancing=0.70, bone=0.05, scalp=1.30),
+    "T1wCE": dict(white=1.00, grey=0.74, csf=0.27, necrotic=0.32, oedema=0.60, enhancing=1.65, bone=0.05, scalp=1.30),
+    "T2w": dict(white=0.55, grey=0.80, csf=1.60, necrotic=1.45, oedema=1.25, enhancing=0.95, bone=0.05, scalp=1.00),
 }
-"""Relative signal: FLAIR suppresses CSF and lights oedema; T1 shows white > grey > CSF and dark necrosis;
-gadolinium lights the enhancing rim on T1wCE only; T2 shows fluid (CSF, necrosis, oedema) bright."""
+"""Relative signal (tumour tissues by ``core.regions`` label key): FLAIR suppresses CSF and lights oedema; T1
+shows white > grey > CSF and a dark necrotic core; gadolinium lights the enhancing tumour on T1wCE only; T2 shows
+fluid (CSF, necrotic core, oedema) bright."""
 
 SCANNER_SCALE = 900.0
 """Signal of white matter on T1w in scanner units, roughly what MR series store."""
@@ -28,8 +29,8 @@ def render_sequence(
     """Noise-free image of one sequence on the anatomy's grid (partial volumes mixed by tissue fraction)."""
     values = TISSUE_INTENSITY[sequence]
     image = values["white"] * anatomy.white + values["grey"] * anatomy.grey + values["csf"] * anatomy.csf
-    for label, tissue in ((OEDEMA, "oedema"), (ENHANCING, "rim"), (NECROSIS, "necrosis")):
-        image = np.where(labels == label, values[tissue], image)
+    for label in LABELS:
+        image = np.where(labels == label.value, values[label.key], image)
     if layers:
         image = np.where(layers["csf_shell"], values["csf"], image)
         image = np.where(layers["bone"], values["bone"], image)

@@ -1,4 +1,4 @@
-"""A glioblastoma-like tumour: necrotic core, enhancing rim and oedema, whose traits follow a latent score.
+"""A glioblastoma-like tumour: necrotic core, enhancing tumour around it and oedema, whose traits follow a latent score.
 
 The MGMT label is drawn first; a latent score ~ N(+-d/2, 1) (sign by label) then sets the necrotic
 fraction of the core and the extent of oedema. Size, location and acquisition are drawn independently of
@@ -12,15 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from core.regions import ENHANCING, NECROTIC, OEDEMA
 from core.synth.anatomy import Anatomy, smooth_field
 from core.synth.latent import DEFAULT_SEPARATION, best_achievable_auc  # noqa: F401 (re-exported)
 
 METHYLATED_FRACTION = 0.52
 """About 52% of the RSNA-MICCAI training cases are MGMT methylated."""
-
-NECROSIS, OEDEMA, ENHANCING = 1, 2, 4
-"""BraTS labels."""
-
 
 @dataclass(frozen=True)
 class TumourTraits:
@@ -47,7 +44,7 @@ def visible_traits(score: float) -> tuple[float, float]:
 
 
 def draw_traits(rng: np.random.Generator, anatomy: Anatomy, separation: float) -> TumourTraits:
-    """Draw the label, then the latent score, then the tumour; the score sets necrosis and oedema."""
+    """Draw the label, then the latent score, then the tumour; the score sets the necrotic core and oedema."""
     label, score = draw_latent(rng, separation)
     necrotic_fraction, oedema_extent = visible_traits(score)
     deep_white = ndimage.binary_erosion(anatomy.white > 0.6, iterations=max(1, int(8 / anatomy.spacing)))
@@ -65,7 +62,7 @@ def draw_traits(rng: np.random.Generator, anatomy: Anatomy, separation: float) -
 
 
 def tumour_labels(rng: np.random.Generator, anatomy: Anatomy, traits: TumourTraits) -> np.ndarray:
-    """BraTS label map (0, 1 necrosis, 2 oedema, 4 enhancing) on the anatomy's grid, inside the brain."""
+    """BraTS label map (``core.regions.LABELS``) on the anatomy's grid, inside the brain."""
     shape = anatomy.shape
     world_to_voxel = np.linalg.inv(anatomy.affine)
     centre = world_to_voxel[:3, :3] @ np.asarray(traits.centre_mm) + world_to_voxel[:3, 3]
@@ -79,6 +76,6 @@ def tumour_labels(rng: np.random.Generator, anatomy: Anatomy, traits: TumourTrai
     along_white = (anatomy.white > 0.35) | (relative <= 1.25)  # oedema spreads along white-matter tracts
     labels[(relative <= oedema_reach) & along_white & (anatomy.white + anatomy.grey > 0.3)] = OEDEMA
     labels[relative <= 1.0] = ENHANCING
-    labels[relative <= traits.necrotic_fraction] = NECROSIS
+    labels[relative <= traits.necrotic_fraction] = NECROTIC
     labels[~anatomy.brain] = 0
     return labels

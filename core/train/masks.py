@@ -2,9 +2,9 @@
 
 A masks folder holds one label file per case, named ``<id>_seg.nii.gz`` (as ``core synth`` writes them),
 ``BraTS2021_<id>_seg.nii.gz`` (BraTS 2021) or ``BraTS-GLI-<id>-<timepoint>-seg.nii.gz`` (BraTS 2023), flat or
-inside the case's own folder, so ``--masks`` may name the cohort folder itself. Labels are BraTS values:
-0 background, 1 necrotic core, 2 oedema, 4 enhancing tumour (3, the BraTS 2023 value of enhancing, is read
-as 4). They are put on the model grid by nearest neighbour through world coordinates.
+inside the case's own folder, so ``--masks`` may name the cohort folder itself. Labels are BraTS values: 0
+background and ``core.regions.LABELS`` (3, the BraTS 2023 value of enhancing tumour, is read as 4). They are put on
+the model grid by nearest neighbour through world coordinates.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from core.errors import InputError
 from core.ingest.study import Volume
 from core.model.network import SEGMENT_LABELS
 from core.preprocess.grid import Grid, ResampleToGrid
+from core.regions import ENHANCING, LABELS, MEASURED
 
 BRATS_VALUES = frozenset({0, 1, 2, 3, 4})
 
@@ -58,10 +59,11 @@ def read_mask(path: Path) -> Volume:
         raise InputError(f"Label file '{path}' has shape {array.shape}; expected one 3D label map.")
     found = set(np.unique(array).tolist())
     if not found <= BRATS_VALUES:
-        raise InputError(f"Label file '{path}' holds values {sorted(found)}; expected BraTS labels 0, 1 (necrotic "
-                         "core), 2 (oedema), 4 (enhancing; 3 is read as 4).")
+        named = ", ".join(f"{label.value} ({label.name})" for label in LABELS)
+        raise InputError(f"Label file '{path}' holds values {sorted(found)}; expected BraTS labels 0, {named}; 3 "
+                         f"is read as {ENHANCING}.")
     labels = np.asarray(array, np.uint8)
-    labels[labels == 3] = 4
+    labels[labels == 3] = ENHANCING
     return Volume("seg", labels, np.asarray(image.affine, float), str(path), "file name")
 
 
@@ -71,7 +73,7 @@ def mask_on_grid(path: Path, grid: Grid) -> np.ndarray:
 
 
 def label_channels(labels: np.ndarray) -> np.ndarray:
-    """BraTS values -> segmentation channel index (0 background, 1 necrotic, 2 oedema, 3 enhancing)."""
+    """BraTS values -> segmentation channel index (0 background, then ``SEGMENT_LABELS``' order)."""
     lookup = np.zeros(256, np.int64)
     for channel, value in enumerate(SEGMENT_LABELS):
         lookup[value] = channel
@@ -89,15 +91,7 @@ def dice(predicted: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int(np.logical_and(predicted, truth).sum()) / total
 
 
-REGION_MASKS = {
-    "whole": lambda labels: labels > 0,
-    "enhancing": lambda labels: labels == 4,
-    "necrotic": lambda labels: labels == 1,
-    "core": lambda labels: (labels == 1) | (labels == 4),
-}
-"""The regions Dice is reported for, from BraTS label values."""
-
-
 def region_dice(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Dice of each region (whole tumour, enhancing, necrotic core, tumour core) between two BraTS label maps."""
-    return {name: dice(select(predicted), select(truth)) for name, select in REGION_MASKS.items()}
+    """Dice of each measured region (``core.regions.MEASURED``: whole tumour, tumour core, enhancing tumour, then
+    the necrotic core and oedema) between two BraTS label maps, by region key."""
+    return {region.key: dice(region.mask(predicted), region.mask(truth)) for region in MEASURED}

@@ -1,8 +1,9 @@
-"""A running app with one slot and no queue (``MGMT_MAX_CONCURRENT=1``, ``MGMT_QUEUE_SIZE=0``): requests beyond it
-get 503 with Retry-After and a JSON error, the others their prediction, and /api/health keeps answering.
+"""A running app with one slot, no queue and one receiving place (``MGMT_MAX_CONCURRENT=1``, ``MGMT_QUEUE_SIZE=0``,
+``MGMT_MAX_RECEIVING=1``): requests beyond them get 503 with Retry-After and a JSON error, the others their
+prediction, and /api/health keeps answering.
 
-The only place is held for real: a POST whose body stops halfway has taken it (the API takes its place before it
-reads the upload) and keeps it until the rest of the body is sent.
+The only receiving place is held for real: a POST whose body stops halfway has taken it and keeps it until the rest
+of the body is sent (well within ``MGMT_UPLOAD_IDLE_S``); only then does it take the one place of the gate.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tests.api.uploads import study_zip
 from tests.app_server import AppServer
 
 pytestmark = pytest.mark.slow
-APP_SERVER_ENV = {"MGMT_MAX_CONCURRENT": "1", "MGMT_QUEUE_SIZE": "0"}
+APP_SERVER_ENV = {"MGMT_MAX_CONCURRENT": "1", "MGMT_QUEUE_SIZE": "0", "MGMT_MAX_RECEIVING": "1",
+                  "MGMT_UPLOAD_IDLE_S": "120"}
 TIMEOUT_S = 300
 
 
@@ -54,8 +56,8 @@ def post_study(server: AppServer, zipped: bytes) -> requests.Response:
 
 @contextmanager
 def place_held(server: AppServer, zipped: bytes) -> Iterator[list[tuple[int, dict]]]:
-    """A POST /api/predict of ``zipped`` that sends half its body, holds the server's only place for the block,
-    then sends the rest; its (status, JSON) is appended to the list yielded."""
+    """A POST /api/predict of ``zipped`` that sends half its body, holds the server's only receiving place for the
+    block, then sends the rest; its (status, JSON) is appended to the list yielded."""
     body, content_type = encode_multipart_formdata([("study", ("study.zip", zipped, "application/zip"))])
     address = urlsplit(server.url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=TIMEOUT_S)
@@ -65,8 +67,8 @@ def place_held(server: AppServer, zipped: bytes) -> Iterator[list[tuple[int, dic
     connection.endheaders()
     connection.send(body[: len(body) // 2])
     deadline = time.monotonic() + 60
-    while admission(server)["staging"] != 1:
-        assert time.monotonic() < deadline, "the server never took a place for the held request"
+    while admission(server)["receiving"] != 1:
+        assert time.monotonic() < deadline, "the server never took a receiving place for the held request"
         time.sleep(0.05)
     answers: list[tuple[int, dict]] = []
     try:
@@ -110,7 +112,7 @@ def test_requests_beyond_the_only_place_get_503_and_the_holder_its_prediction(
         for answer in answers:
             assert_busy(answer)
         status = admission(ready)  # health answers while the place is held
-        assert (status["slots"], status["queue_size"], status["staging"]) == (1, 0, 1)
+        assert (status["slots"], status["queue_size"], status["receiving"], status["staging"]) == (1, 0, 1, 0)
         assert status["refused"] - refused_before == 3
     [(code, report)] = held
     assert code == 200 and report["probability"] == pytest.approx(expected_probability, abs=1e-6)
@@ -152,3 +154,4 @@ def test_concurrent_predictions_get_200_or_503_and_health_answers_throughout(
     assert admission(ready)["refused"] - refused_before == codes.count(503)
     assert health and all(code == 200 for code, _ in health)
     assert all(status["active"] + status["waiting"] + status["staging"] <= 1 for _, status in health)
+    assert all(status["receiving"] <= 1 for _, status in health)

@@ -1,11 +1,15 @@
-"""``POST /api/predict?report=pdf|sr``: the document instead of the JSON, with its media type; refusals as JSON."""
+"""``POST /api/predict?report=pdf|sr|seg``: the document instead of the JSON, with its media type; refusals as JSON."""
 
 from __future__ import annotations
 
+import gzip
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pydicom
 import pytest
 from starlette.applications import Starlette
@@ -56,6 +60,25 @@ def test_report_sr_answers_a_dicom_file(app: Starlette, synthetic_case: Path, mo
     assert answer.body[128:132] == b"DICM" and answer.headers["content-disposition"].endswith('.dcm"')
 
 
+def test_report_seg_answers_the_dicom_seg_on_the_t1wce_series(app: Starlette, synthetic_case: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = post(app, synthetic_case, "report=seg", monkeypatch)
+    assert answer.status == 200 and answer.headers["content-type"] == "application/dicom"
+    assert answer.headers["content-disposition"].endswith('.seg.dcm"')
+    seg = pydicom.dcmread(io.BytesIO(answer.body))
+    t1wce = pydicom.dcmread(next((synthetic_case / "T1wCE").glob("*.dcm")), stop_before_pixels=True)
+    assert seg.Modality == "SEG" and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == t1wce.SeriesInstanceUID
+
+
+def test_report_seg_of_a_nifti_study_answers_the_label_map_as_nifti(app: Starlette, nifti_case: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = post(app, nifti_case, "report=seg", monkeypatch)
+    assert answer.status == 200 and answer.headers["content-type"] == "application/gzip"
+    assert answer.headers["content-disposition"].endswith('.seg.nii.gz"')
+    image = nib.Nifti1Image.from_bytes(gzip.decompress(answer.body))
+    assert set(np.unique(np.asarray(image.dataobj))) <= {0, 1, 2, 4} and image.header["sform_code"] == 1
+
+
 def test_no_report_parameter_keeps_the_json_answer(app: Starlette, synthetic_case: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     answer = post(app, synthetic_case, "", monkeypatch)
@@ -67,8 +90,8 @@ def test_an_unknown_report_kind_is_refused_before_the_upload_is_read(app: Starle
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     answer = post(app, synthetic_case, "report=docx", monkeypatch)
     assert answer.status == 400
-    assert answer.json() == {"error": "report='docx' is not usable; expected one of pdf, sr (or no report parameter "
-                                      "for the JSON answer)."}
+    assert answer.json() == {"error": "report='docx' is not usable; expected one of pdf, sr, seg (or no report "
+                                      "parameter for the JSON answer)."}
 
 
 def test_an_sr_of_a_nifti_study_is_refused_saying_a_dicom_study_is_needed(app: Starlette, nifti_case: Path,

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from core.api import api_routes
-from core.api.routes import LOG_LIMIT_DEFAULT, log_limit, prediction_rows
+from core.api.routes import LOG_LIMIT_DEFAULT, finite, log_limit, prediction_rows
 from core.errors import InputError
 from core.store import PredictionRecord, Store
 from tests.api.asgi import call
@@ -60,3 +60,11 @@ def test_unknown_paths_and_methods_answer_json(monkeypatch: pytest.MonkeyPatch) 
     assert (missing.status, missing.json()) == (404, {"error": "Not Found"})
     assert (wrong_method.status, wrong_method.json()) == (405, {"error": "Method Not Allowed"})
     assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+def test_an_undefined_measurement_is_null_in_the_json_answer() -> None:
+    report = {"probability": 0.25, "quality": [{"check": "duplicate", "value": float("nan")}], "ood": {
+        "score": float("inf"), "threshold": 11.7}, "reasons": ("a",)}
+    assert json.dumps(finite(report), allow_nan=False) == (
+        '{"probability": 0.25, "quality": [{"check": "duplicate", "value": null}], "ood": {"score": null, '
+        '"threshold": 11.7}, "reasons": ["a"]}')

@@ -40,13 +40,21 @@ def test_volumes_are_voxel_counts_times_the_voxel_volume_in_ml() -> None:
     assert tumour.volumes_ml["whole"] == pytest.approx(80 * voxel_ml)
 
 
+def test_the_tumour_core_is_the_necrotic_core_and_the_enhancing_tumour_together() -> None:
+    labels, grid = _labels_and_grid()
+    volumes = Tumour.measure(labels, grid).volumes_ml
+    assert volumes["core"] == pytest.approx(8 * 27 / 1000)  # 1 necrotic + 7 enhancing voxels of 3 mm
+    assert volumes["core"] == pytest.approx(volumes["necrotic"] + volumes["enhancing"])
+    assert list(volumes) == ["whole", "core", "enhancing", "necrotic", "oedema"]
+
+
 def test_centre_is_the_whole_tumours_centroid_in_world_mm() -> None:
     labels, grid = _labels_and_grid()
     centroid_voxel = np.array([6.0, 5.5, 5.5])
     expected = grid.affine[:3, :3] @ centroid_voxel + grid.affine[:3, 3]
     assert Tumour.measure(labels, grid).centre_mm == pytest.approx(tuple(expected))
     assert Tumour.measure(np.zeros_like(labels), grid).to_json() == {
-        "volumes_ml": {"enhancing": 0.0, "necrotic": 0.0, "oedema": 0.0, "whole": 0.0}, "centre_mm": None}
+        "volumes_ml": {"whole": 0.0, "core": 0.0, "enhancing": 0.0, "necrotic": 0.0, "oedema": 0.0}, "centre_mm": None}
 
 
 def test_exported_segmentation_carries_the_grids_affine_and_brats_values(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from core.ingest.study import Study, Volume
 from core.preprocess import Grid, PreparedStudy, prepare
 from core.preprocess.chain import SkullStripping
 from core.preprocess.display import FINEST_SPACING_MM, MAX_VOXELS_PER_AXIS, display_grid, display_volumes
+from core.preprocess.overlays import TumourProbabilities
 from core.preprocess.settings import Preprocessing
 from tests.conftest import render, series_affine
 
@@ -106,8 +107,9 @@ def test_the_cursor_starts_at_the_grad_cam_peak_without_a_segmentation(display) 
 def test_labels_land_where_the_model_put_them_and_the_cursor_starts_at_the_tumour(prepared_study) -> None:
     study, prepared = prepared_study
     distance = model_grid_field(prepared.grid, lambda w: np.linalg.norm(w - TUMOUR, axis=1))
-    labels = np.select([distance <= 4.0, distance <= 12.0], [1, 2], 0).astype(np.uint8)
-    shown = display_volumes(study, prepared, None, labels)
+    classes = np.select([distance <= 4.0, distance <= 12.0], [1, 2], 0)
+    one_hot = np.stack([classes == channel for channel in range(4)]).astype(np.float32)
+    shown = display_volumes(study, prepared, None, TumourProbabilities(one_hot, (0, 1, 2, 4)))
     assert np.linalg.norm(centre_mm(shown, shown.labels > 0) - TUMOUR) < 1.0
     assert int(shown.labels[shown.voxel_of(TUMOUR)]) == 1
     assert set(np.unique(shown.labels).tolist()) == {0, 1, 2}
@@ -159,18 +161,18 @@ def test_thick_slices_are_blended_between_their_centres_not_repeated() -> None:
 def test_an_oblique_series_is_sampled_at_the_nearest_voxel_as_scipy_does() -> None:
     from scipy import ndimage
 
-    from core.preprocess.display import gather_on_grid
+    from core.preprocess.display import windowed_on_grid
 
-    array = np.random.default_rng(1).integers(0, 1000, (30, 28, 12)).astype(np.int16)
+    array = np.random.default_rng(1).integers(1, 256, (30, 28, 12)).astype(np.int16)  # levels = values
     affine = series_affine("oblique", array.shape, (1.7, 1.7, 4.0))
     grid = Grid(np.diag([1.3, 1.3, 1.3, 1.0]) + np.array([[0, 0, 0, -30], [0, 0, 0, -30], [0, 0, 0, -30], [0] * 4]),
                 (46, 46, 46))
     ijk = (np.linalg.inv(affine) @ grid.affine)[:3] @ np.vstack([np.indices(grid.shape).reshape(3, -1),
                                                                  np.ones(np.prod(grid.shape))])
     expected = ndimage.map_coordinates(array, ijk, order=0, mode="nearest").reshape(grid.shape)
-    sampled = gather_on_grid(array, affine, grid, fill=-1)
+    sampled = windowed_on_grid(array, affine, (1.0, 0.0), (0.0, 255.0), grid)
     upper = np.array(array.shape)[:, None] - 0.5
     within = np.all((ijk >= -0.5) & (ijk <= upper), axis=0).reshape(grid.shape)  # nearest voxel inside the series
     assert 0.2 < within.mean() < 0.8  # the series covers part of the grid
     assert np.mean(sampled[within] == expected[within]) > 0.999  # ties at exactly half a voxel may round either way
-    assert np.all(sampled[~within] == -1)
+    assert np.all(sampled[~within] == 0)

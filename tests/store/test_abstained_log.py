@@ -21,15 +21,26 @@ def test_an_abstained_prediction_is_logged_with_its_reasons(store: Store) -> Non
     assert row["probability"] == RECORD.probability
 
 
-def test_a_version_one_file_keeps_its_rows_and_gains_the_abstained_status(tmp_path: Path) -> None:
-    path = tmp_path / "old.duckdb"
+def _migrated_from(path: Path, version: int, values: str) -> Store:
+    """A Store on a file written at schema ``version`` holding one row of ``values`` (channel to status)."""
     with duckdb.connect(str(path)) as connection:
-        migrate(DuckDBSession(connection), path, MIGRATIONS[:1])
+        migrate(DuckDBSession(connection), path, MIGRATIONS[:version])
         connection.execute("INSERT INTO predictions (time, channel, \"user\", model_repo, model_revision, timings_s, "
-                           "status) VALUES (now(), 'cli', 'ann', 'r', 'local', '{}', 'ok')")
-    store = Store(path)
-    assert store.schema_version == 2
+                           f"status) VALUES (now(), {values})")
+    return Store(path)
+
+
+def test_a_version_one_file_keeps_its_rows_and_gains_the_abstained_status(tmp_path: Path) -> None:
+    store = _migrated_from(tmp_path / "old.duckdb", 1, "'cli', 'ann', 'r', 'local', '{}', 'ok'")
+    assert store.schema_version == MIGRATIONS[-1].version
     old = store.predictions()
     assert old["user"].tolist() == ["ann"] and old["reasons"].isna().all()
     new_id = store.log_prediction(record(status="abstained", reasons=("beyond the OOD threshold",)))
     assert new_id > int(old["id"].iloc[0])
+
+
+def test_a_version_two_file_keeps_its_rows_and_gains_the_refusal_statuses(tmp_path: Path) -> None:
+    store = _migrated_from(tmp_path / "v2.duckdb", 2, "'api', 'ann', 'r', 'local', '{}', 'abstained'")
+    for status in ("too_large", "timeout", "disconnected"):
+        store.log_prediction(record(status=status, probability=None, label=None))
+    assert sorted(store.predictions()["status"]) == ["abstained", "disconnected", "timeout", "too_large"]

@@ -118,7 +118,8 @@ def test_an_unknown_status_filter_suggests_the_nearest(store: Store) -> None:
 
 
 def test_a_record_with_an_unknown_status_cannot_be_made() -> None:
-    with pytest.raises(ValueError, match="expected one of ok, abstained, rejected, failed"):
+    with pytest.raises(ValueError, match="expected one of ok, abstained, rejected, too_large, timeout, disconnected, "
+                                         "failed"):
         record(status="done")
 
 

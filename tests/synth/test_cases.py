@@ -18,8 +18,8 @@ from core import SEQUENCES
 from core.errors import InputError
 from core.ingest import load_study
 from core.ingest.geometry import world_of_voxels
+from core.regions import ENHANCING, NECROTIC, OEDEMA
 from core.synth.cases import CaseTruth, write_case, write_cohort
-from core.synth.tumour import ENHANCING, NECROSIS, OEDEMA
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,9 @@ def test_truth_records_score_volume_planes_and_ceiling(cohort) -> None:
     for row, truth in zip(rows, truths, strict=True):
         assert float(row["latent_score"]) == pytest.approx(truth.traits.score, abs=1e-6)
         assert float(row["best_achievable_auc"]) == 0.85
-        assert float(row["tumour_volume_ml"]) > float(row["enhancing_volume_ml"]) > 0
+        assert float(row["whole_volume_ml"]) > float(row["core_volume_ml"]) > float(row["enhancing_volume_ml"]) > 0
+        assert float(row["core_volume_ml"]) == pytest.approx(
+            float(row["necrotic_volume_ml"]) + float(row["enhancing_volume_ml"]), abs=2e-3)
         assert row["planes"] == ";".join(f"{seq}:{truth.plans[seq].plane}" for seq in SEQUENCES)
 
 
@@ -83,7 +85,7 @@ def test_masks_are_brats_labels_and_the_brain_on_the_reference_grid(cohort) -> N
     seg = nib.load(out / "masks" / "00001_seg.nii.gz")
     brain = nib.load(out / "masks" / "00001_brain.nii.gz")
     labels = np.asarray(seg.dataobj)
-    assert set(np.unique(labels)) == {0, NECROSIS, OEDEMA, ENHANCING}
+    assert set(np.unique(labels)) == {0, NECROTIC, OEDEMA, ENHANCING}
     assert np.allclose(seg.affine, truths[1].reference_affine) and np.allclose(brain.affine, seg.affine)
     volume_ml = (np.asarray(brain.dataobj) > 0).sum() * abs(np.linalg.det(brain.affine[:3, :3])) / 1000
     assert 1000 < volume_ml < 2200  # an adult brain with its CSF
@@ -147,7 +149,7 @@ def test_read_back_series_show_the_tumour_where_the_mask_says(case) -> None:
     labels = np.asarray(seg.dataobj)
     brain = np.asarray(nib.load(out / "masks" / f"{truth.case_id}_brain.nii.gz").dataobj) > 0
     regions = {"healthy": brain & (ndimage.distance_transform_edt(labels == 0) > 3), "oedema": labels == OEDEMA,
-               "rim": labels == ENHANCING, "necrosis": labels == NECROSIS}
+               "enhancing": labels == ENHANCING, "necrotic": labels == NECROTIC}
 
     def mean(sequence: str, region: str) -> float:
         volume = study[sequence]
@@ -156,9 +158,9 @@ def test_read_back_series_show_the_tumour_where_the_mask_says(case) -> None:
         return float(ndimage.map_coordinates(volume.intensities(), coords.T, order=1).mean())
 
     assert mean("FLAIR", "oedema") > 1.4 * mean("FLAIR", "healthy")
-    assert mean("T1wCE", "rim") > 1.4 * max(mean("T1wCE", "necrosis"), mean("T1wCE", "healthy"))
-    assert mean("T1w", "necrosis") < 0.7 * mean("T1w", "healthy")
-    assert mean("T2w", "necrosis") > 1.4 * mean("T2w", "healthy")
+    assert mean("T1wCE", "enhancing") > 1.4 * max(mean("T1wCE", "necrotic"), mean("T1wCE", "healthy"))
+    assert mean("T1w", "necrotic") < 0.7 * mean("T1w", "healthy")
+    assert mean("T2w", "necrotic") > 1.4 * mean("T2w", "healthy")
 
 
 def test_same_seed_same_bytes_and_cases_independent_of_cohort_size(tmp_path: Path, cohort) -> None:

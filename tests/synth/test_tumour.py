@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from core.regions import ENHANCING, NECROTIC, OEDEMA
 from core.synth.anatomy import deformed
 from core.synth.cases import case_rng
 from core.synth.tumour import (
     DEFAULT_SEPARATION,
-    ENHANCING,
-    NECROSIS,
-    OEDEMA,
     best_achievable_auc,
     draw_latent,
     draw_traits,
@@ -66,7 +64,7 @@ def test_about_52_percent_of_cases_are_methylated(latent) -> None:
     assert abs(labels.mean() - 0.52) < 3 * np.sqrt(0.52 * 0.48 / len(labels))
 
 
-def test_score_raises_necrosis_and_shrinks_oedema() -> None:
+def test_score_raises_the_necrotic_fraction_and_shrinks_oedema() -> None:
     traits = np.array([visible_traits(score) for score in np.linspace(-4, 4, 41)])
     assert np.all(np.diff(traits[:, 0]) > 0) and np.all(np.diff(traits[:, 1]) < 0)
 
@@ -79,23 +77,23 @@ def test_size_and_location_do_not_depend_on_the_label(anatomy) -> None:
         assert abs(np.corrcoef(labels, values)[0, 1]) < 0.2  # about 2.8 standard errors at n = 200
 
 
-def test_label_map_has_rim_around_necrosis_inside_oedema_within_the_brain(anatomy) -> None:
+def test_label_map_has_enhancing_tumour_around_the_necrotic_core_inside_oedema_within_the_brain(anatomy) -> None:
     rng = np.random.default_rng(3)
     labels = tumour_labels(rng, anatomy, draw_traits(rng, anatomy, DEFAULT_SEPARATION))
-    assert set(np.unique(labels)) == {0, NECROSIS, OEDEMA, ENHANCING}
+    assert set(np.unique(labels)) == {0, NECROTIC, OEDEMA, ENHANCING}
     assert not labels[~anatomy.brain].any()
-    voxels = {label: np.argwhere(labels == label) for label in (NECROSIS, OEDEMA, ENHANCING)}
-    centre = voxels[NECROSIS].mean(axis=0)
+    voxels = {label: np.argwhere(labels == label) for label in (NECROTIC, OEDEMA, ENHANCING)}
+    centre = voxels[NECROTIC].mean(axis=0)
     reach = {label: np.median(np.linalg.norm(v - centre, axis=1)) for label, v in voxels.items()}
-    assert reach[NECROSIS] < reach[ENHANCING] < reach[OEDEMA]
+    assert reach[NECROTIC] < reach[ENHANCING] < reach[OEDEMA]
 
 
-def test_higher_score_shows_as_more_necrosis_and_less_oedema(anatomy) -> None:
+def test_higher_score_shows_as_a_larger_necrotic_core_and_less_oedema(anatomy) -> None:
     traits = draw_traits(np.random.default_rng(5), anatomy, DEFAULT_SEPARATION)
     maps = {}
     for score in (-2.0, 2.0):
         necrotic_fraction, oedema_extent = visible_traits(score)
         varied = replace(traits, score=score, necrotic_fraction=necrotic_fraction, oedema_extent=oedema_extent)
         maps[score] = tumour_labels(np.random.default_rng(9), anatomy, varied)
-    assert (maps[2.0] == NECROSIS).sum() > 1.5 * (maps[-2.0] == NECROSIS).sum()
+    assert (maps[2.0] == NECROTIC).sum() > 1.5 * (maps[-2.0] == NECROTIC).sum()
     assert (maps[2.0] == OEDEMA).sum() < (maps[-2.0] == OEDEMA).sum()

@@ -71,6 +71,17 @@ def test_region_dice_of_known_overlaps() -> None:
     assert dice["necrotic"] == 1.0  # empty in both
 
 
+def test_tumour_core_dice_scores_necrotic_and_enhancing_as_one_region() -> None:
+    truth = np.array([1, 1, 4, 4, 2, 2, 0, 0], np.uint8)
+    predicted = np.array([4, 4, 1, 2, 2, 0, 0, 0], np.uint8)  # core swapped inside itself, one enhancing as oedema
+    dice = region_dice(predicted, truth)
+    assert dice["core"] == pytest.approx(2 * 3 / 7)  # 3 core voxels in both, 4 + 3 in all
+    assert dice["necrotic"] == pytest.approx(0.0) and dice["enhancing"] == pytest.approx(0.0)
+    assert dice["whole"] == pytest.approx(2 * 5 / 11)
+    assert dice["oedema"] == pytest.approx(2 * 1 / 4)
+    assert list(dice) == ["whole", "core", "enhancing", "necrotic", "oedema"]
+
+
 def test_sequence_dropout_blanks_one_or_two_channels_and_keeps_one() -> None:
     rng = np.random.default_rng(0)
     draws = np.stack([sequence_dropout(rng, 4, 0.5) for _ in range(2000)])
