@@ -50,34 +50,40 @@ def main() -> None:
                 "without Grad-CAM or contributions": (False, False, False),
                 "with Grad-CAM and the viewer": (True, True, True)}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-    floors = []
+    floors, floor_cpus = [], []
+    cpus: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeats):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         floor(study_dir)
         floors.append(time.perf_counter() - started)
+        floor_cpus.append(time.process_time() - cpu)
         for name, (with_cam, with_contributions, with_display) in variants.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             study = load_study(study_dir)
             read = time.perf_counter() - started
             prediction = predictor.predict(study, with_cam=with_cam, with_contributions=with_contributions,
                                            with_display=with_display)
             total = time.perf_counter() - started
+            cpus[name].append(time.process_time() - cpu)
             runs[name].append({"read": read, **dict(prediction.result.timings), "total": total})
-    floor_s = statistics.median(floors)
+    floor_s, floor_cpu = statistics.median(floors), statistics.median(floor_cpus)
     print(f"study: {study_dir} ({sum(1 for _ in study_dir.rglob('*.dcm'))} files); threads {args.threads}; "
           f"repeats {args.repeats}")
-    print(f"floor (pydicom read + decode every file): median {floor_s:.2f} s")
+    print(f"floor (pydicom read + decode every file): median {floor_s:.2f} s wall, {floor_cpu:.2f} s CPU; load "
+          f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name, values in runs.items():
         stages = {key: statistics.median(v[key] for v in values) for key in values[0]}
         print(f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()) + " s")
         totals = ", ".join(f"{v['total']:.2f}" for v in values)
+        cpu = statistics.median(cpus[name])
         print(f"  total {stages['total']:.2f} s (target <= 6), {stages['total'] / floor_s:.1f}x the floor "
-              f"(target <= 2x); runs {totals}")
+              f"(target <= 2x); runs {totals}; CPU {cpu:.2f} s = {cpu / floor_cpu:.1f}x the floor's CPU (both "
+              "threads counted)")
     display_step(study, prediction, predictor, args.repeats * 3)
     viewer_payload(prediction)
     print(f"peak memory of `python -m core predict` (model load and imports included): "
           f"{peak_rss_mb(study_dir, []):.0f} MB with Grad-CAM, {peak_rss_mb(study_dir, ['--no-cam']):.0f} MB "
-          "without (target <= 2500)")
+          "without (target <= 2000)")
     x = torch.zeros(1, 4, *predictor.config.preprocessing.input_shape)
     with torch.no_grad():
         predictor.model.outputs(x)

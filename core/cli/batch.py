@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.cli import COMMANDS
+from core.cohort import discover, read_labels
 from core.config import get_settings
 from core.errors import InputError
 from core.inference import Predictor
@@ -23,14 +24,14 @@ from core.notice import RESEARCH_NOTICE
 from core.scoring import ENGINES, score_studies, write_results
 from core.scoring.engines import checked_engine
 from core.store import Store
-from core.train.dataset import find_cases, read_labels
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "batch", help=COMMANDS["batch"],
         description="Run the model on every study folder of DATA_DIR (RSNA layout: DATA_DIR/train/<id>/ or "
-                    f"DATA_DIR/<id>/) and store the probabilities as a cohort (MGMT_DB). {RESEARCH_NOTICE}")
+                    "DATA_DIR/<id>/; BraTS 2021 DATA_DIR/BraTS2021_<id>/; BraTS 2023 DATA_DIR/BraTS-GLI-<id>-<tp>/) "
+                    f"and store the probabilities as a cohort (MGMT_DB). {RESEARCH_NOTICE}")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
     parser.add_argument("--labels", type=Path, metavar="CSV", help="BraTS21ID,MGMT_value: score only the labelled "
                         "cases and report the ROC AUC (default: every case folder, labels unknown)")
@@ -51,18 +52,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def study_folders(data_dir: Path, labels_csv: Path | None) -> tuple[dict[str, Path], dict[str, int], list[str]]:
-    """The study folder of each case to score, the labels known (none without a CSV), and what was passed over."""
-    if labels_csv is not None:
-        cases, skipped = find_cases(data_dir, read_labels(labels_csv))
-        return {c.case_id: c.folder for c in cases}, {c.case_id: c.label for c in cases}, skipped
-    root = data_dir / "train" if (data_dir / "train").is_dir() else data_dir
-    if not root.is_dir():
-        raise InputError(f"'{data_dir}' is not a folder; expected study folders, in the RSNA layout "
-                         "train/<id>/<sequence>/ or <id>/<sequence>/.")
-    folders = {f.name: f for f in sorted(root.iterdir()) if f.is_dir() and not f.name.startswith(".")}
-    if not folders:
-        raise InputError(f"'{root}' holds no study folder; expected one folder per case, e.g. {root / '00000'}.")
-    return folders, {}, []
+    """The study folder of each case to score, the labels known (none without a CSV), and what was passed over;
+    the cohort's join is summarised on stderr."""
+    cohort = discover(data_dir, read_labels(labels_csv) if labels_csv is not None else None)
+    print(f"cohort: {cohort.summary()}", file=sys.stderr)
+    labels = {c.case_id: c.label for c in cohort.cases if c.label is not None}
+    return {c.case_id: c.folder for c in cohort.cases}, labels, cohort.notes()
 
 
 def run(args: argparse.Namespace) -> int:

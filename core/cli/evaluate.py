@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from functools import partial
 from pathlib import Path
 
 from core.cli import COMMANDS
+from core.cohort import Cohort, discover, read_labels
 from core.errors import InputError
 from core.figures import calibration_figure, roc_figure
 from core.inference import Predictor
@@ -35,7 +37,7 @@ from core.train.assessment import (
     recalibration,
 )
 from core.train.calibration import expected_calibration_error
-from core.train.dataset import find_cases, read_labels
+from core.train.masks import mask_path
 
 JSON_KEYS = ("n", "auc", "auc_ci95", "accuracy", "precision", "recall", "f1", "brier", "ece", "call_rate",
              "accuracy_among_calls")
@@ -58,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--missing-table", action="store_true", help="also the AUC with each sequence and each "
                         "pair of sequences missing (one model pass per setting, one preprocessing per case)")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="label maps for Dice (default: DATA_DIR/masks "
-                        "when present)")
+                        "when present, else DATA_DIR when its case folders hold them, as the BraTS releases do)")
     parser.add_argument("--card", metavar="TEXT", help="write these results into the model folder's card as its "
                         "held-out evaluation; TEXT describes the data (e.g. how it was generated)")
     parser.add_argument("--card-section", choices=["held-out", "validation"], default="held-out",
@@ -76,8 +78,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     without = parse_without(args.without)
     predictor = Predictor.load(args.model, args.revision)
-    cases, skipped = find_cases(args.data_dir, read_labels(args.labels))
-    masks = args.masks or (args.data_dir / "masks" if (args.data_dir / "masks").is_dir() else None)
+    cohort = discover(args.data_dir, read_labels(args.labels))
+    print(f"cohort: {cohort.summary()}", file=sys.stderr)
+    cases, skipped = list(cohort.cases), cohort.notes()
+    masks = args.masks or default_masks(args.data_dir, cohort)
     settings = [without] + ([m for m in missing_combinations() if m != without] if args.missing_table else [])
     collected, failed, kept = Collected(), list(skipped), []
     task = partial(assess_case, settings=tuple(settings), masks=masks)
@@ -108,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     command = reproduce_command(args, predictor)
     report = {**metrics.to_json(), "ece": expected_calibration_error(labels, probabilities),
               "model": {"repo": predictor.source.repo, "revision": predictor.source.revision},
-              "without": list(without), "skipped": failed, "calibration": calibration_curve(labels, probabilities),
+              "without": list(without), "skipped": failed, "cohort": cohort.to_json(),
+              "calibration": calibration_curve(labels, probabilities),
               "calibration_before_after": calibration_summary(labels, collected.logits, probabilities),
               "dice": dice_summary(collected.dice),
               "latent_score": latent_auc(args.data_dir / "truth.csv", [c.case_id for c in kept], labels),
@@ -133,6 +138,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_table(report, predictor, metrics, threshold, failed, out)
     return 0
+
+
+def default_masks(data_dir: Path, cohort: Cohort) -> Path | None:
+    """``DATA_DIR/masks`` when present (``core synth``), else ``DATA_DIR`` when a case folder holds its label file
+    (the BraTS releases), else None (no Dice)."""
+    if (data_dir / "masks").is_dir():
+        return data_dir / "masks"
+    first = cohort.cases[0]
+    return data_dir if mask_path(data_dir, first.case_id) is not None else None
 
 
 def reproduce_command(args: argparse.Namespace, predictor: Predictor) -> str:

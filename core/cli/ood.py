@@ -11,7 +11,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ood", help="fit the out-of-distribution gate of a model folder (ood.json)",
                                    description=__doc__)
     parser.add_argument("model_dir", type=Path, help="a model folder (config.json, model.safetensors)")
-    parser.add_argument("data_dir", type=Path, help="in-distribution cases, RSNA layout (train/<id>/...)")
+    parser.add_argument("data_dir", type=Path, help="in-distribution cases: a cohort folder "
+                        "(RSNA train/<id>/, BraTS2021_<id>/ or BraTS-GLI-<id>-<tp>/)")
     parser.add_argument("--cases", type=int, default=None, help="how many cases to fit on (default 150)")
     parser.set_defaults(run=run)
 

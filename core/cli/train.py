@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from core.cli import COMMANDS
+from core.cohort import Cohort, discover, read_labels
 from core.errors import InputError
 from core.inference.decision import DEFAULT_TARGET_ERROR
 from core.model.card import rewrite_trained_card, write_trained_card
@@ -21,14 +23,16 @@ from core.model.network import MGMTNet
 from core.preprocess.settings import Preprocessing
 from core.train.calibration import apply_calibration, cross_fitted, expected_calibration_error
 from core.train.crossval import cross_validate
-from core.train.dataset import TensorCache, find_cases, load_cohort, load_segmentations, read_labels
+from core.train.dataset import TensorCache, load_cohort, load_segmentations
 from core.train.loop import TrainSettings
+from core.train.masks import mask_names
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help=COMMANDS["train"],
-        description="Train on an RSNA-layout folder with its labels CSV: stratified k-fold cross-validation whose "
+        description="Train on a cohort folder (RSNA-MICCAI train/<id>/, BraTS2021_<id>/ or BraTS-GLI-<id>-<tp>/ "
+                    "case folders) with its labels CSV: stratified k-fold cross-validation whose "
                     "K fold models are saved together and ensembled when served; a Platt calibration map and a "
                     "conformal decision rule fitted on their out-of-fold predictions; the out-of-distribution "
                     "gate. With --masks, the tumour segmentation is trained too.")
@@ -45,8 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--architecture", default=defaults.architecture)
     parser.add_argument("--patience", type=int, default=defaults.patience)
     parser.add_argument("--no-augment", action="store_true")
-    parser.add_argument("--masks", type=Path, metavar="DIR", help="BraTS-style label maps (<id>_seg.nii.gz or "
-                        "BraTS2021_<id>_seg.nii.gz): train the tumour segmentation too (default: classification only)")
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="BraTS-style label maps (<id>_seg.nii.gz, "
+                        "BraTS2021_<id>_seg.nii.gz or BraTS-GLI-<id>-<tp>-seg.nii.gz, flat or in the case folders, so "
+                        "DATA_DIR itself for a BraTS release): train the tumour segmentation too (default: "
+                        "classification only)")
     parser.add_argument("--sequence-dropout", type=float, default=defaults.sequence_dropout, metavar="P",
                         help="share of training cases with one or two sequences blanked (the model is told which)")
     parser.add_argument("--segmentation-weight", type=float, default=defaults.segmentation_weight, metavar="W")
@@ -74,16 +80,21 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def load_training_data(args: argparse.Namespace) -> tuple[Preprocessing, np.ndarray, np.ndarray, list, list[str]]:
-    """Preprocessing config, inputs, labels, kept cases and skipped-case notes for ``train`` and ``tune``."""
+def load_training_data(
+    args: argparse.Namespace,
+) -> tuple[Preprocessing, np.ndarray, np.ndarray, list, list[str], Cohort]:
+    """Preprocessing config, inputs, labels, kept cases, skipped-case notes and the cohort's join for ``train`` and
+    ``tune``; the join's summary goes to stderr."""
     preprocessing = Preprocessing(input_shape=(args.input_shape,) * 3, spacing_mm=(args.spacing,) * 3)
-    cases, skipped = find_cases(args.data_dir, read_labels(args.labels))
+    cohort = discover(args.data_dir, read_labels(args.labels))
+    print(f"cohort: {cohort.summary()}", file=sys.stderr)
+    cases, skipped = list(cohort.cases), cohort.notes()
     cache = TensorCache(args.cache, preprocessing)
     with tqdm(total=len(cases), desc="preprocess", unit="case", disable=args.quiet) as bar:
         images, labels, kept, failed = load_cohort(cases, cache, progress=lambda _: bar.update())
     for line in skipped + failed:
         print(f"skipped {line}")
-    return preprocessing, images, labels, kept, skipped + failed
+    return preprocessing, images, labels, kept, skipped + failed, cohort
 
 
 def settings_from(args: argparse.Namespace) -> tuple[TrainSettings, dict | None]:
@@ -108,7 +119,7 @@ def settings_from(args: argparse.Namespace) -> tuple[TrainSettings, dict | None]
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings, tuned = settings_from(args)
-    preprocessing, images, labels, kept, skipped = load_training_data(args)
+    preprocessing, images, labels, kept, skipped, cohort = load_training_data(args)
     if min(labels.sum(), len(labels) - labels.sum()) < args.folds:
         raise InputError(f"{args.folds}-fold cross-validation needs {args.folds} cases of each class; the labels give "
                          f"{int(labels.sum())} methylated and {int(len(labels) - labels.sum())} unmethylated.")
@@ -143,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     _write_oof(args.out / "oof.csv", kept, labels, result, calibrated, crossfit)
     (args.out / "metrics.json").write_text(json.dumps({
         "oof": metrics, "folds": result.fold_metrics, "final_epochs": result.final_epochs,
-        "settings": settings.to_json(), "tuning": tuned, "skipped": skipped, "histories": result.histories,
+        "settings": settings.to_json(), "tuning": tuned, "skipped": skipped, "cohort": cohort.to_json(),
+        "histories": result.histories,
         "best_achievable_auc": ceiling, "calibration": {**result.calibration, **calibration_figures},
         "segmentation": segmentation_note, "seconds": round(time.perf_counter() - started, 1),
         "threads": torch.get_num_threads(), "early_stopping": not args.no_early_stopping}, indent=2))
@@ -195,15 +207,14 @@ def _segmentations(args: argparse.Namespace, kept: list,
                       "of this model mean nothing)")
     if not args.masks.is_dir():
         raise InputError(f"--masks '{args.masks}' is not a folder; expected BraTS-style label files "
-                         "(<id>_seg.nii.gz or BraTS2021_<id>_seg.nii.gz).")
+                         f"({mask_names('<id>')}).")
     cache = TensorCache(args.cache, preprocessing)
     with tqdm(total=len(kept), desc="masks", unit="case", disable=args.quiet) as bar:
         maps, missing = load_segmentations(kept, cache, args.masks, progress=lambda _: bar.update())
     for line in missing:
         print(f"no mask {line}")
     if len(missing) == len(kept):
-        raise InputError(f"No case has a label file in '{args.masks}'; expected <id>_seg.nii.gz or "
-                         "BraTS2021_<id>_seg.nii.gz per case.")
+        raise InputError(f"No case has a label file in '{args.masks}'; expected {mask_names('<id>')} per case.")
     return maps, (f"Segmentation trained on the label maps of {len(kept) - len(missing)} of {len(kept)} cases "
                   f"(--masks {args.masks.name})")
 

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise InputError(f"--trials is {args.trials}; expected at least 1.")
-    preprocessing, images, labels, _, _ = load_training_data(args)
+    preprocessing, images, labels, _, _, _ = load_training_data(args)
     args.out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(args.out / 'tune.db').resolve()}"
     study = tune(images, labels, args.trials, storage, args.study, TrainSettings(epochs=args.epochs, seed=args.seed),

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 BLANK_FRACTION = 0.995
-"""A series whose most common value fills at least this share of the voxels holds no usable image. A skull-stripped
-brain fills about 5-30% of a series' field of view (1.2 l in a 256 x 256 x 200 mm box is 9%); the rest is zero."""
+"""A series whose most common value fills at least this share of the voxels holds no usable image. Set by anatomy:
+a skull-stripped brain fills about 5-30% of a series' field of view (1.2 l in a 256 x 256 x 200 mm box is 9%);
+the rest is zero. A warning: the series is set aside and the study predicted without it. The share does not
+change under a linear rescaling of the series."""
 SUBSAMPLE_VOXELS = 200_000
 """About this many voxels are looked at (an even stride along every axis)."""
 

@@ -19,11 +19,22 @@ CSF are about 1.1-1.9 l; heads with scalp 3-4.5 l. Measured on synthetic cases a
 _strip_lock = threading.Lock()
 
 
+def tissue_scale(channel: np.ndarray) -> np.ndarray:
+    """A channel (relative to its background, 0 outside the head) mapped to about 0-1: its robust minimum over the
+    head to its robust maximum, 0 on the background. Any linear rescaling of the series, even one that left the
+    background at 0 and put tissue below it (z-scored over the brain), gives the same map."""
+    head = channel[channel != 0]
+    if head.size == 0:
+        return np.zeros_like(channel)
+    low, high = min(0.0, float(np.percentile(head, 0.5))), float(np.percentile(channel, 99.5))
+    scaled = (channel - low) / max(high - low, 1e-6 * max(abs(high), abs(low), 1e-30))
+    return np.where(channel == 0, np.float32(0), scaled.astype(np.float32))
+
+
 def foreground_mask(channels: np.ndarray, largest_only: bool = True) -> np.ndarray:
-    """Head (or brain) voxels: mean of the channels, each scaled by its robust maximum, above 0.2 (dark
+    """Head (or brain) voxels: mean of the channels, each on its ``tissue_scale``, above 0.2 (dark
     fluid on one sequence is bright on another); largest component, holes filled."""
-    scaled = [c / max(float(np.percentile(c, 99.5)), 1e-6) for c in channels]
-    mask = np.mean(scaled, axis=0) > 0.2
+    mask = np.mean([tissue_scale(c) for c in channels], axis=0) > 0.2
     labels, count = ndimage.label(mask)
     if count > 1 and largest_only:
         sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))

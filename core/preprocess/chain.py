@@ -5,7 +5,10 @@
 2. brain mask: from the data when already skull-stripped (RSNA), else deepbet on T1w (``skull_strip``:
    auto, always or never; ``MGMT_SKULL_STRIP`` forces one for training and serving alike, and the result says
    whether the choice was detected or forced);
-3. mask, then channel-wise z-score over brain voxels (MONAI MaskIntensity + NormalizeIntensity).
+3. mask, then channel-wise z-score over brain voxels (as MONAI MaskIntensity + NormalizeIntensity(nonzero=True)
+   would, computed directly in float32).
+Intensities are taken relative to each series' background level, so a linear rescaling of a series (stored
+z-scored, or with an offset) moves neither the grid, the brain mask nor the input.
 The intensities, the brain mask, the segmentation and Grad-CAM share this grid's voxels.
 """
 
@@ -15,13 +18,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from monai.transforms import Compose, MaskIntensity, NormalizeIntensity
 from scipy import ndimage
 
 from core.config import get_settings
 from core.ingest.study import Study
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
-from core.preprocess.grid import Grid, ResampleToGrid, foreground_centre
+from core.preprocess.grid import Grid, ResampleToGrid, background_level, foreground_centre
 from core.preprocess.settings import Preprocessing
 
 
@@ -43,7 +45,8 @@ class PreparedStudy:
     """The network input and the intensities it was made from, all on the model grid."""
 
     image: np.ndarray  # (4, D, H, W) float32, normalised, zero outside the brain
-    intensities: np.ndarray  # (4, D, H, W) float32 resampled intensities before masking and normalisation
+    intensities: np.ndarray  # (4, D, H, W) float32 resampled intensities (relative to each series' background)
+    # before masking and normalisation
     brain_mask: np.ndarray  # (D, H, W) bool
     grid: Grid
     sequences: tuple[str, ...]
@@ -63,9 +66,25 @@ def model_grid(study: Study, config: Preprocessing) -> Grid:
     return Grid.centred(foreground_centre(study), config.spacing_mm, config.input_shape)
 
 
-def normaliser(mask: np.ndarray) -> Compose:
-    """MONAI chain: zero outside the brain, then z-score each channel over its non-zero (brain) voxels."""
-    return Compose([MaskIntensity(mask_data=mask[None]), NormalizeIntensity(nonzero=True, channel_wise=True)])
+def relative_to_background(study: Study, name: str, grid: Grid) -> np.ndarray:
+    """One sequence on ``grid``, intensities relative to its background level (0 outside the head), so that how the
+    series was stored (raw, z-scored, rescaled) does not move the brain mask or the grid."""
+    volume = study[name]
+    return ResampleToGrid(grid, background=background_level(volume, study.content.get(name)))(volume)
+
+
+def normalised(intensities: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Zero outside the brain, then each channel z-scored over its non-zero brain voxels: what MONAI's
+    MaskIntensity + NormalizeIntensity(nonzero=True, channel_wise=True) compute, in float32 without their copies."""
+    image = np.zeros(intensities.shape, np.float32)
+    for channel, values in enumerate(intensities):
+        inside = mask & (values != 0)
+        if not inside.any():
+            continue
+        voxels = values[inside]
+        mean, std = float(voxels.mean(dtype=np.float64)), float(voxels.std(dtype=np.float64))
+        image[channel][inside] = (voxels - np.float32(mean)) / np.float32(std if std > 0 else 1.0)
+    return image
 
 
 def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
@@ -77,9 +96,8 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     started = time.perf_counter()
     sequences = config.sequences
     grid = model_grid(study, config)
-    resample = ResampleToGrid(grid)
-    intensities = np.stack([resample(study[name]) if name in study.volumes else np.zeros(grid.shape, np.float32)
-                            for name in sequences])
+    intensities = np.stack([relative_to_background(study, name, grid) if name in study.volumes
+                            else np.zeros(grid.shape, np.float32) for name in sequences])
     present = intensities[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -99,7 +117,7 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     skull = SkullStripping(action, "detected" if mode == "auto" else "forced", mode)
     timings["brain_mask"] = time.perf_counter() - started
     started = time.perf_counter()
-    image = np.asarray(normaliser(mask)(intensities), dtype=np.float32)
+    image = normalised(intensities, mask)
     timings["normalise"] = time.perf_counter() - started
     return PreparedStudy(image, intensities, mask, grid, sequences, skull, tuple(warnings), timings)
 

@@ -24,7 +24,7 @@ import numpy as np
 from core.ingest.study import Study
 from core.preprocess.brain import foreground_mask
 from core.preprocess.chain import PreparedStudy
-from core.preprocess.grid import Grid
+from core.preprocess.grid import Grid, background_level
 from core.preprocess.overlays import TumourProbabilities, cam_on_grid, labels_on_grid
 from core.views import cursor_start, mask_centre_mm
 
@@ -82,6 +82,17 @@ def intensity_window(volume: np.ndarray) -> tuple[float, float]:
     return float(low), float(max(high, low + 1e-6))
 
 
+def stored_window(study: Study, name: str, window: tuple[float, float]) -> tuple[float, float]:
+    """A window of ``prepared.intensities`` (intensities relative to the series' background) in the series' own
+    intensities (rescale applied), which the viewer samples."""
+    if name not in study.volumes:
+        return window
+    volume = study[name]
+    slope, intercept = volume.rescale
+    level = background_level(volume, study.content.get(name)) * slope + intercept
+    return window[0] + level, window[1] + level
+
+
 def display_grid(study: Study, prepared: PreparedStudy) -> Grid:
     """The isotropic RAS grid over the head at the series' finest in-plane spacing, within the caps."""
     finest = min(min(volume.spacing_mm[:2]) for volume in study.volumes.values())
@@ -105,7 +116,8 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
     """The viewer's volumes for one prediction: ``cam`` (0..1) and ``tumour`` are on ``prepared.grid``."""
     grid = display_grid(study, prepared)
     images = np.empty((len(prepared.sequences), *grid.shape), np.uint8)
-    windows = tuple(intensity_window(channel) for channel in prepared.intensities)
+    windows = tuple(stored_window(study, name, intensity_window(channel))
+                    for name, channel in zip(prepared.sequences, prepared.intensities, strict=True))
 
     def sample(channel: int) -> None:
         if prepared.sequences[channel] not in study.volumes:  # a missing sequence: a black image

@@ -8,7 +8,12 @@ import numpy as np
 from monai.transforms import Transform
 from scipy import ndimage
 
+from core.ingest.content import SUBSAMPLE_VOXELS, SeriesContent
 from core.ingest.study import Study, Volume
+
+BACKGROUND_SHARE = 0.2
+"""A value filling at least this share of a series is its background (the zeros around a skull-stripped brain, or
+whatever value a pipeline stored them as); a skull-stripped brain fills about 5-30% of a series' field of view."""
 
 
 @dataclass(frozen=True)
@@ -31,13 +36,27 @@ class Grid:
         return (self.affine[:3, :3] @ ijk + self.affine[:3, 3:4]).astype(np.float32)
 
 
+def background_level(volume: Volume, content: SeriesContent | None = None) -> float:
+    """The stored value of a series' voxels outside the head: its most common value when that fills at least
+    BACKGROUND_SHARE (skull-stripped, whether stored raw, z-scored or rescaled), else its 1st percentile (the noise
+    floor of air around a head). Intensities are taken relative to it, so a linear rescaling changes nothing."""
+    content = content or SeriesContent.measure(volume.array)
+    if content.dominant_fraction >= BACKGROUND_SHARE:
+        return content.dominant_value
+    stride = max(1, round((volume.array.size / SUBSAMPLE_VOXELS) ** (1 / 3)))
+    return float(np.percentile(volume.array[::stride, ::stride, ::stride], 1))
+
+
 def foreground_centre(study: Study, stride: int = 4) -> np.ndarray:
-    """World centre of the head: mean position of voxels above 10% of the robust maximum, over all sequences."""
+    """World centre of the head: mean position of voxels above 10% of the robust maximum (relative to the
+    background level, or any voxel off a constant background), over all sequences."""
     points, weights = [], []
-    for volume in study.volumes.values():
+    for name, volume in study.volumes.items():
         sub = np.asarray(volume.array[::stride, ::stride, ::stride], dtype=np.float32)
-        threshold = 0.1 * np.percentile(sub, 99.5)
-        ijk = np.argwhere(sub > threshold) * stride
+        content = study.content.get(name) or SeriesContent.measure(volume.array)
+        level = np.float32(background_level(volume, content))
+        tissue = sub - level > 0.1 * (np.percentile(sub, 99.5) - level)
+        ijk = np.argwhere(tissue) * stride
         if len(ijk):
             points.append((ijk.mean(axis=0) @ volume.affine[:3, :3].T) + volume.affine[:3, 3])
             weights.append(len(ijk) * np.prod(volume.spacing_mm) * stride**3)
@@ -47,25 +66,33 @@ def foreground_centre(study: Study, stride: int = 4) -> np.ndarray:
 
 
 class ResampleToGrid(Transform):
-    """Trilinear resampling of a Volume onto a Grid through world coordinates; zero outside the volume.
+    """Trilinear resampling of a Volume onto a Grid through world coordinates.
 
     It samples only the grid's voxels (cost follows the output, not the 100-million-voxel input) and
-    applies the volume's rescale afterwards, which trilinear interpolation commutes with. ``order=0``
+    applies the volume's rescale afterwards, which trilinear interpolation commutes with. With ``background``
+    (a stored value, see ``background_level``) intensities come out relative to it, 0 outside the head and outside
+    the volume, whatever offset the series was stored with; without, 0 outside the volume. ``order=0``
     (nearest neighbour) is for label maps.
     """
 
-    def __init__(self, grid: Grid, order: int = 1) -> None:
+    def __init__(self, grid: Grid, order: int = 1, background: float | None = None) -> None:
         self.grid = grid
         self.order = order
+        self.background = background
 
     def __call__(self, volume: Volume) -> np.ndarray:
         to_voxel = np.linalg.inv(volume.affine) @ np.vstack([self.grid.affine[:3], [0, 0, 0, 1]])
         ijk = to_voxel[:3, :3].astype(np.float32) @ np.indices(self.grid.shape, dtype=np.float32).reshape(3, -1)
         ijk += to_voxel[:3, 3:4].astype(np.float32)
-        values = ndimage.map_coordinates(volume.array, ijk, order=self.order, mode="constant", cval=0.0,
+        level = 0.0 if self.background is None else float(self.background)
+        values = ndimage.map_coordinates(volume.array, ijk, order=self.order, mode="constant", cval=level,
                                          output=np.float32)
         slope, intercept = volume.rescale
-        if (slope, intercept) != (1.0, 0.0):
+        if self.background is not None:
+            values -= np.float32(level)
+            if slope != 1.0:
+                values *= np.float32(slope)
+        elif (slope, intercept) != (1.0, 0.0):
             inside = _inside(ijk, volume.shape)
             values[inside] = values[inside] * np.float32(slope) + np.float32(intercept)
         return values.reshape(self.grid.shape)

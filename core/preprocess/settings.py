@@ -13,7 +13,7 @@ from typing import Any
 from core import SEQUENCES
 from core.config import SKULL_STRIP_MODES
 
-PREPROCESSING_VERSION = "1"
+PREPROCESSING_VERSION = "2"
 """Bumped whenever the chain changes what the network sees; logged with every prediction."""
 
 

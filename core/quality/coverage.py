@@ -12,7 +12,8 @@ from core.preprocess.grid import Grid
 from core.quality.result import QualityCheck
 
 COVERED_FRACTION = 0.9
-"""A series covering less than this share of the brain is a warning."""
+"""A series covering less than this share of the brain is a warning (a judgement: real RSNA series with partial
+coverage, such as thin T1w slabs, are common; the model was trained on synthetic series that cover the brain)."""
 SAMPLE_STRIDE = 2
 """Every second brain voxel along each axis is mapped (an eighth of them; the fraction barely moves)."""
 

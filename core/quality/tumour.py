@@ -1,7 +1,9 @@
 """The tumour the segmentation finds: none, or one too small to judge, is not a study the model is meant for.
 
-Threshold: the synthetic cohorts' smallest tumours are 10 ml (train360) and 28 ml (val100) by truth.csv;
-glioblastomas at diagnosis are rarely below 5 ml. Under MIN_TUMOUR_ML the study fails the check."""
+Threshold: set by what the model is for (a study of a glioma): no tumour, or one under MIN_TUMOUR_ML, fails. The
+synthetic cohorts' smallest tumours are 10 ml (train360) and 28 ml (val100) by truth.csv; glioblastomas at
+diagnosis are rarely below 5 ml (clinical series, approximate). The volume comes from the segmentation, so how the
+series were stored does not move it."""
 
 from __future__ import annotations
 

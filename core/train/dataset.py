@@ -1,4 +1,4 @@
-"""Training data: cases of an RSNA-layout folder with their labels, preprocessed once and cached on disk.
+"""Training data: the labelled cases of a cohort folder (``core.cohort``), preprocessed once and cached on disk.
 
 The cache key is the preprocessing config (its version and parameters) and the bytes of the case's files,
 so epochs after the first, and later runs, never re-read DICOM; a changed chain or case is recomputed.
@@ -6,72 +6,20 @@ so epochs after the first, and later runs, never re-read DICOM; a changed chain 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.cohort import Case
 from core.errors import InputError
 from core.ingest import load_study
 from core.preprocess import Grid, prepare
 from core.preprocess.chain import skull_mode
 from core.preprocess.settings import Preprocessing
-from core.train.masks import mask_on_grid, mask_path
-
-BROKEN_CASES = frozenset({"00109", "00123", "00709"})
-"""Cases the RSNA-MICCAI organisers flagged as broken (FLAIR of 00109 and 00709, T1w of 00123)."""
-
-
-@dataclass(frozen=True)
-class Case:
-    """One labelled study folder."""
-
-    case_id: str
-    label: int
-    folder: Path
-
-
-def read_labels(path: Path) -> dict[str, int]:
-    """``BraTS21ID,MGMT_value`` rows -> {5-digit case id: 0 or 1}."""
-    try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as err:
-        raise InputError(f"Labels file '{path}' cannot be read ({err}); expected a CSV with "
-                         "BraTS21ID,MGMT_value.") from err
-    if not rows or not {"BraTS21ID", "MGMT_value"} <= set(rows[0]):
-        raise InputError(f"Labels file '{path}' has columns {list(rows[0]) if rows else []}; expected "
-                         "BraTS21ID,MGMT_value (the competition's train_labels.csv).")
-    labels = {}
-    for number, row in enumerate(rows, start=2):
-        try:
-            labels[f"{int(row['BraTS21ID']):05d}"] = int(row["MGMT_value"])
-        except ValueError as err:
-            raise InputError(f"Line {number} of '{path}' is {row}; expected a case number and 0 or 1.") from err
-    return labels
-
-
-def find_cases(data_dir: Path, labels: dict[str, int]) -> tuple[list[Case], list[str]]:
-    """Labelled case folders under ``data_dir`` (or its ``train/``); and what was skipped, with why."""
-    root = data_dir / "train" if (data_dir / "train").is_dir() else data_dir
-    if not root.is_dir():
-        raise InputError(f"'{data_dir}' is not a folder; expected the RSNA layout train/<id>/<sequence>/.")
-    cases, skipped = [], []
-    for case_id, label in sorted(labels.items()):
-        if case_id in BROKEN_CASES:
-            skipped.append(f"{case_id}: flagged as broken by the organisers")
-        elif not (root / case_id).is_dir():
-            skipped.append(f"{case_id}: no folder {root / case_id}")
-        else:
-            cases.append(Case(case_id, label, root / case_id))
-    if not cases:
-        raise InputError(f"No labelled case folder found under '{root}' ({len(labels)} labels); expected folders "
-                         "named by BraTS21ID (5 digits).")
-    return cases, skipped
+from core.train.masks import mask_names, mask_on_grid, mask_path
 
 
 def content_key(folder: Path, config: Preprocessing) -> str:
@@ -120,7 +68,7 @@ class TensorCache:
         label_file = mask_path(masks_dir, case.case_id)
         if label_file is None:
             raise InputError(f"No label file for case {case.case_id} in '{masks_dir}'; expected "
-                             f"{case.case_id}_seg.nii.gz or BraTS2021_{case.case_id}_seg.nii.gz.")
+                             f"{mask_names(case.case_id)}.")
         digest = hashlib.sha256(label_file.read_bytes()).hexdigest()[:16]
         path = self._path(case)
         cached = path.with_name(f"{path.stem}-seg-{digest}.npy")

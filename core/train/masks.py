@@ -1,7 +1,8 @@
 """Tumour label maps for training and evaluation: BraTS-style files, resampled onto the model grid.
 
-A masks folder holds one label file per case, named ``<id>_seg.nii.gz`` (as ``core synth`` writes them) or
-``BraTS2021_<id>_seg.nii.gz`` (BraTS 2021, flat or inside ``BraTS2021_<id>/``). Labels are BraTS values: 0
+A masks folder holds one label file per case, named ``<id>_seg.nii.gz`` (as ``core synth`` writes them),
+``BraTS2021_<id>_seg.nii.gz`` (BraTS 2021) or ``BraTS-GLI-<id>-<timepoint>-seg.nii.gz`` (BraTS 2023), flat or
+inside the case's own folder, so ``--masks`` may name the cohort folder itself. Labels are BraTS values: 0
 background and ``core.regions.LABELS`` (3, the BraTS 2023 value of enhancing tumour, is read as 4). They are put on
 the model grid by nearest neighbour through world coordinates.
 """
@@ -22,14 +23,26 @@ from core.regions import ENHANCING, LABELS, MEASURED
 BRATS_VALUES = frozenset({0, 1, 2, 3, 4})
 
 
+def mask_patterns(case_id: str) -> tuple[str, ...]:
+    """Where a case's label file may be, relative to a masks folder: flat or inside the case's own folder."""
+    synth, brats21, brats23 = f"{case_id}_seg", f"BraTS2021_{case_id}", f"BraTS-GLI-{case_id}-*"
+    return (f"{synth}.nii.gz", f"{synth}.nii", f"{brats21}_seg.nii*", f"{brats21}/{brats21}_seg.nii*",
+            f"{brats23}-seg.nii*", f"{brats23}/{brats23}-seg.nii*", f"{case_id}/*_seg.nii*")
+
+
+def mask_names(case_id: str) -> str:
+    """The label file names looked for, as a message says them."""
+    return (f"{case_id}_seg.nii.gz, BraTS2021_{case_id}_seg.nii.gz or BraTS-GLI-{case_id}-<timepoint>-seg.nii.gz "
+            "(flat, or inside the case's folder)")
+
+
 def mask_path(masks_dir: Path, case_id: str) -> Path | None:
-    """The label file of a case in ``masks_dir`` (either naming), or None."""
-    names = [f"{case_id}_seg", f"BraTS2021_{case_id}_seg"]
-    for name in names:
-        for candidate in (masks_dir / f"{name}.nii.gz", masks_dir / f"{name}.nii",
-                          masks_dir / f"BraTS2021_{case_id}" / f"{name}.nii.gz"):
-            if candidate.is_file():
-                return candidate
+    """The label file of a case in ``masks_dir`` or its ``train/`` (any naming of ``mask_patterns``), or None."""
+    for folder in (masks_dir, masks_dir / "train"):
+        for pattern in mask_patterns(case_id):
+            found = sorted(p for p in folder.glob(pattern) if p.is_file())
+            if found:
+                return found[0]
     return None
 
 

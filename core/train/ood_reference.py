@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.cohort import discover
 from core.errors import InputError
 from core.inference.ood import OodGate, OodReference, feature_layer, pooled_features
 from core.ingest import load_study
@@ -20,11 +21,8 @@ OOD_CASES = 150
 
 
 def case_folders(data_dir: Path, limit: int = OOD_CASES) -> list[Path]:
-    """The first ``limit`` case folders of an RSNA-layout folder (``train/<id>/``), in name order."""
-    folders = sorted(p for p in (Path(data_dir) / "train").iterdir() if p.is_dir())
-    if not folders:
-        raise InputError(f"'{data_dir}' has no case folders under train/; expected the RSNA-MICCAI layout.")
-    return folders[:limit]
+    """The first ``limit`` case folders of a cohort folder (any layout ``core.cohort`` reads), in case order."""
+    return [case.folder for case in discover(Path(data_dir)).cases][:limit]
 
 
 def availability_patterns(sequences: Sequence[str]) -> list[tuple[str, ...]]:

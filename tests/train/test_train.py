@@ -14,12 +14,13 @@ import pytest
 
 import core.train.crossval as crossval
 import core.train.dataset as dataset
+from core.cohort import BROKEN_CASES, find_cases, read_labels
 from core.inference import Predictor
 from core.ingest import load_study
 from core.model import load_model
-from core.preprocess.settings import Preprocessing
+from core.preprocess.settings import PREPROCESSING_VERSION, Preprocessing
 from core.synth.cases import write_cohort
-from core.train.dataset import BROKEN_CASES, TensorCache, find_cases, load_cohort, read_labels
+from core.train.dataset import TensorCache, load_cohort
 from core.train.loop import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,8 @@ def test_two_epochs_end_to_end_write_a_loadable_model_folder(cohort: Path, tmp_p
     assert run.returncode == 0, run.stderr[-2000:]
     assert "out-of-fold AUC" in run.stdout and "best achievable 0.850" in run.stdout
     assert "Segmentation trained on the label maps of 8 of 8 cases" in run.stdout
-    assert list((tmp_path / "cache" / "v1").glob("00003-*-seg-*.npy"))  # masks cached beside the tensors
+    cached = tmp_path / "cache" / f"v{PREPROCESSING_VERSION}"
+    assert list(cached.glob("00003-*-seg-*.npy"))  # masks cached beside the tensors
     model, source = load_model(str(tmp_path / "model"))
     assert model.config.calibration.method == "platt" and model.config.calibration.slope != 1.0
     assert len(model.members) == 2  # the fold models are what is served
