@@ -127,47 +127,14 @@ def train_model(
     augment = segmentation_augmentations()
     augment.set_random_state(seed=settings.seed)
     rng = np.random.default_rng(settings.seed)
-    channels = images.shape[1]
     result = TrainResult(model=model, best_epoch=0, best_auc=None)
     best_state, stale = None, 0
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         model.train()
         order = rng.permutation(len(images))
-        losses, seg_losses = [], []
-        batches = range(0, len(order), settings.batch_size)
-        for start in tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress):
-            index = order[start:start + settings.batch_size]
-            if len(index) < 2:
-                continue  # batch norm needs two cases
-            xs, segs = [], []
-            for i in index:
-                item = {"image": np.asarray(images[i], np.float32)}
-                if segmentations is not None:
-                    item["label"] = segmentations[i][None]
-                if settings.augment:
-                    item = augment(item)
-                xs.append(np.asarray(item["image"], np.float32))
-                if segmentations is not None:
-                    segs.append(np.asarray(item["label"])[0])
-            available = np.stack([sequence_dropout(rng, channels, settings.sequence_dropout) for _ in index])
-            x = torch.from_numpy(np.stack(xs)).to(device)
-            present = torch.from_numpy(available).to(device)
-            y = torch.from_numpy(labels[index].astype(np.float32)).to(device)
-            optimiser.zero_grad(set_to_none=True)
-            logits, seg_logits = model.outputs(x, present)
-            loss = bce(logits.squeeze(1), y)
-            if segmentations is not None:
-                seg = np.rint(np.stack(segs)).astype(np.uint8)
-                has_mask = ~(seg == IGNORED).any(axis=(1, 2, 3))
-                if has_mask.any():
-                    target = torch.from_numpy(label_channels(seg[has_mask])[:, None]).to(device)
-                    seg_loss = dice_ce(seg_logits[torch.from_numpy(has_mask).to(device)], target)
-                    loss = loss + settings.segmentation_weight * seg_loss
-                    seg_losses.append(float(seg_loss.detach()))
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
+        losses, seg_losses = _train_one_epoch(model, optimiser, (images, labels, segmentations), order, settings,
+                                              (augment, rng), (bce, dice_ce), f"epoch {epoch}/{epochs}", progress)
         schedule.step()
         record = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - started}
         if seg_losses:
@@ -191,3 +158,52 @@ def train_model(
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+def _train_one_epoch(model: nn.Module, optimiser: torch.optim.Optimizer,
+                     data: tuple[np.ndarray, np.ndarray, np.ndarray | None], order: np.ndarray,
+                     settings: TrainSettings, randomness: tuple[Any, np.random.Generator],
+                     criteria: tuple[nn.Module, nn.Module], desc: str, progress: bool
+                     ) -> tuple[list[float], list[float]]:
+    """One pass over the cases in ``order`` (augmented, with sequence dropout): the loss and segmentation loss of
+    each batch."""
+    images, labels, segmentations = data
+    augment, rng = randomness
+    bce, dice_ce = criteria
+    device = next(model.parameters()).device
+    channels = images.shape[1]
+    losses, seg_losses = [], []
+    batches = range(0, len(order), settings.batch_size)
+    for start in tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress):
+        index = order[start:start + settings.batch_size]
+        if len(index) < 2:
+            continue  # batch norm needs two cases
+        xs, segs = [], []
+        for i in index:
+            item = {"image": np.asarray(images[i], np.float32)}
+            if segmentations is not None:
+                item["label"] = segmentations[i][None]
+            if settings.augment:
+                item = augment(item)
+            xs.append(np.asarray(item["image"], np.float32))
+            if segmentations is not None:
+                segs.append(np.asarray(item["label"])[0])
+        available = np.stack([sequence_dropout(rng, channels, settings.sequence_dropout) for _ in index])
+        x = torch.from_numpy(np.stack(xs)).to(device)
+        present = torch.from_numpy(available).to(device)
+        y = torch.from_numpy(labels[index].astype(np.float32)).to(device)
+        optimiser.zero_grad(set_to_none=True)
+        logits, seg_logits = model.outputs(x, present)
+        loss = bce(logits.squeeze(1), y)
+        if segmentations is not None:
+            seg = np.rint(np.stack(segs)).astype(np.uint8)
+            has_mask = ~(seg == IGNORED).any(axis=(1, 2, 3))
+            if has_mask.any():
+                target = torch.from_numpy(label_channels(seg[has_mask])[:, None]).to(device)
+                seg_loss = dice_ce(seg_logits[torch.from_numpy(has_mask).to(device)], target)
+                loss = loss + settings.segmentation_weight * seg_loss
+                seg_losses.append(float(seg_loss.detach()))
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    return losses, seg_losses
