@@ -26,7 +26,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The flags that keep Chromium off the network on this closed machine (and working as root, headless).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-RESULT_TIMEOUT_MS = 180_000
+RESULT_TIMEOUT_MS = 360_000  # the first prediction loads the model beside the other test worker
 
 pytestmark = [
     pytest.mark.slow,
