@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "notice", "regions", "views"),
     ("admission", "metrics"),
     ("config",),
-    ("ingest",),
+    ("ingest", "cohort"),
     ("preprocess",),
     ("quality",),
     ("model",),

@@ -12,6 +12,7 @@ import pytest
 from core.config import get_settings
 from core.errors import InputError
 from core.ingest import UploadedFile
+from core.preprocess.settings import PREPROCESSING_VERSION
 from core.service import Service
 from core.store import TRAINING_COHORT, Store
 from tests.conftest import PATIENT
@@ -57,7 +58,7 @@ def test_a_prediction_logs_one_ok_row_with_the_probability_returned(service: Ser
     assert row["probability"] == outcome.prediction.result.probability
     assert row["label"] == outcome.prediction.result.label and row["study_hash"] == outcome.prediction.result.study_hash
     assert (row["interval_low"], row["interval_high"]) == tuple(outcome.prediction.result.uncertainty.interval90)
-    assert row["model_revision"] == "local" and row["preprocessing_version"] == "1"
+    assert row["model_revision"] == "local" and row["preprocessing_version"] == PREPROCESSING_VERSION
 
 
 def test_a_rejected_upload_logs_its_error_without_the_uploaded_names(service: Service) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from core.inference import Predictor
 from core.ingest import load_study
+from core.preprocess.settings import PREPROCESSING_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +64,7 @@ def test_predict_cli_json_equals_the_python_api(synthetic_case: Path) -> None:
     assert reports[0]["uncertainty"] == reports[1]["uncertainty"]
     api = Predictor.load().predict(load_study(synthetic_case)).result
     assert reports[0]["probability"] == pytest.approx(api.probability, abs=1e-6)
-    assert reports[0]["model"]["revision"] == "local" and reports[0]["preprocessing_version"] == "1"
+    assert reports[0]["model"]["revision"] == "local" and reports[0]["preprocessing_version"] == PREPROCESSING_VERSION
     assert {"read", "resample", "model_and_cam", "total"} <= set(reports[0]["timings_s"])
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.ingest import load_study
-from core.preprocess.display import DisplayVolumes, display_volumes
+from core.preprocess.display import DisplayVolumes, display_volumes, stored_window
 from core.preprocess.overlays import TumourProbabilities
 from core.regions import LABELS
 from core.report.slices import key_point, key_slices
@@ -26,13 +26,17 @@ def page_display(outcome: Outcome, dicom_case: Path) -> DisplayVolumes:
                            TumourProbabilities(one_hot, values))
 
 
-def test_the_key_slices_use_the_pages_display_window(outcome: Outcome, page_display: DisplayVolumes) -> None:
+def test_the_key_slices_use_the_pages_display_window(outcome: Outcome, page_display: DisplayVolumes,
+                                                     dicom_case: Path) -> None:
+    """The PDF windows the model grid's intensities (relative to the series' background); the page windows the
+    series' stored intensities: the same window, shifted by the series' background level."""
     prepared = outcome.prediction.artefacts.prepared
     sequence, planes = key_slices(prepared.intensities, prepared.sequences, prepared.grid.affine, None, None,
                                   (32, 32, 32))
     window = page_display.windows[prepared.sequences.index(sequence)]
     assert window != (0.0, 1.0) and window[1] > window[0]  # a real window, not the one of an empty volume
-    assert all(plane.window == pytest.approx(window, abs=0) for plane in planes)
+    study = load_study(dicom_case)
+    assert all(stored_window(study, sequence, plane.window) == pytest.approx(window, rel=1e-6) for plane in planes)
 
 
 def test_the_key_slices_go_through_the_point_the_viewer_starts_at(outcome: Outcome,
