@@ -72,8 +72,11 @@ def cli_probability(study: Path) -> float:
 def open_predict_with_upload(page, url: str, upload: Path, kind: str = "Upload a .zip") -> None:
     page.goto(f"{url}/predict")
     page.get_by_text(kind).click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
     predict = page.get_by_role("button", name="Predict", exact=True)
+    # The example study, chosen on arrival, enables Predict: wait until the rerun for the upload choice has drawn
+    # it disabled, or a slow rerun leaves the old, enabled button to be clicked before the upload is in.
+    predict.and_(page.locator(":disabled")).wait_for()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
     predict.and_(page.locator(":enabled")).wait_for()  # the upload reached the server
     predict.click()
 
