@@ -119,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
               "latent_score": latent_auc(args.data_dir / "truth.csv", [c.case_id for c in kept], labels),
               "command": command, **calls_summary(labels, collected.served, predictor.config.labels),
               "abstained": int(sum(collected.abstained)), "recalibration": recalibration(labels, probabilities),
-              "decision": _decision_report(predictor, labels, probabilities, collected.abstained)}
+              "decision": _decision_report(predictor, labels, probabilities, collected.abstained),
+              "cases": [{"id": case.case_id, "label": case.label, "probability": round(float(p), 9)}
+                        for case, p in zip(kept, probabilities, strict=True)]}
     if report["latent_score"]:
         report["latent_score"]["ratio"] = metrics.auc / report["latent_score"]["auc"]
     if args.missing_table:

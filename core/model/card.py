@@ -261,9 +261,10 @@ def _error_reject_lines(decision: dict | None) -> list[str]:
 
 def write_evaluation_figures(folder: Path, metrics: dict, section: str, data_description: str, command: str) -> Path:
     """``evaluation-<section>.json`` in the model folder: what the Model page draws (the calls, the error-reject
-    curve with the served point, calibration) beside the card's section."""
+    curve with the served point, calibration) beside the card's section, and each case's probability (``cases``), by
+    which a few re-scored cases check that the model still gives the card's figures."""
     keys = ("n", "auc", "auc_ci95", "ece", "call_rate", "accuracy_among_calls", "calls", "abstained",
-            "recalibration", "decision", "latent_score", "dice")
+            "recalibration", "decision", "latent_score", "dice", "cases")
     path = folder / f"evaluation-{section}.json"
     path.write_text(json.dumps({"section": section, "data": data_description, "command": command,
                                 **{key: metrics.get(key) for key in keys}}, indent=1))
