@@ -95,6 +95,11 @@ class Service:
                 return self
             self._started = True
         if background:
+            # torch and MONAI are imported here, not in the thread: the page imports MONAI too, and two threads
+            # importing its packages at once can meet one half-initialised ("cannot import name 'Convolution' from
+            # partially initialized module monai.networks.blocks"), which failed a model load in a test run
+            import core.inference.predictor  # noqa: F401
+
             threading.Thread(target=self._load, name="model-loader", daemon=True).start()
         else:
             self._load()
