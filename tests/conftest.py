@@ -24,6 +24,26 @@ os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MGMT_DATA_DIR", tempfile.mkdtemp(prefix="mgmt-test-data-"))
 
+SLOWEST_FIRST = (
+    "tests/test_deployment.py", "tests/test_app_browser.py", "tests/train/test_train.py",
+    "tests/scoring/test_ray_cluster.py", "tests/faults/test_stalled_uploads.py", "tests/test_privacy.py",
+    "tests/ingest/test_fuzz.py", "tests/train/test_brats_release.py", "tests/inference/test_predictor.py",
+    "tests/model/test_bundled_card.py", "tests/model/test_hub.py", "tests/cli/test_push.py",
+    "tests/cli/test_batch.py", "tests/faults/test_shared_log.py", "tests/api/test_server.py", "tests/test_admission.py",
+    "tests/faults/test_kill.py",
+    "tests/synth/test_cases.py", "tests/api/test_fuzz.py", "tests/preprocess/test_intensity_invariance.py",
+)
+"""The test files that take longest (seconds summed over their tests, measured with --junitxml), longest first.
+The suite runs them first, so that while one worker is on a long file the other takes the many short ones, and
+no worker is left alone with a long file at the end (pyproject.toml: --dist loadfile --no-loadscope-reorder keeps
+this order)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of SLOWEST_FIRST first, in that order; every other test after them, as collected."""
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
 BRATS_NAMES = {"FLAIR": "flair", "T1w": "t1", "T1wCE": "t1ce", "T2w": "t2"}
 """The BraTS 2021 file-name suffix of each sequence."""
 PATIENT = PatientHeader(

@@ -73,3 +73,10 @@ def test_the_marker_pattern_finds_what_it_is_for() -> None:
         "# --- issue 13: abstention banner ---", "# end issue 13", "# reports (issue 14): made here",
         "# --- end of reports", "parts added by later versions", "# the OOD gate's input", "# 13 voxels")]
     assert found == [True, True, True, True, True, False, False]
+
+
+def test_the_slowest_first_schedule_names_test_files_that_exist() -> None:
+    from tests.conftest import SLOWEST_FIRST
+
+    assert len(set(SLOWEST_FIRST)) == len(SLOWEST_FIRST)
+    assert [name for name in SLOWEST_FIRST if not (ROOT / name).is_file()] == []

@@ -18,7 +18,7 @@ from tests.api.uploads import study_zip
 from tests.app_server import AppServer
 
 pytestmark = pytest.mark.slow
-IDLE_S = 30
+IDLE_S = 15
 STALLED = 12
 APP_SERVER_ENV = {"MGMT_MAX_CONCURRENT": "1", "MGMT_QUEUE_SIZE": "1", "MGMT_MAX_RECEIVING": "16",
                   "MGMT_UPLOAD_IDLE_S": str(IDLE_S)}
