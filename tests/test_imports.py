@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "core"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "notice", "regions", "views"),
+    ("__init__", "errors", "notice", "parallel", "regions", "views"),
     ("admission", "metrics"),
     ("config",),
     ("ingest", "cohort"),

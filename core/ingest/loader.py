@@ -26,6 +26,7 @@ from core.ingest.nifti import load_nifti_volume
 from core.ingest.staging import UploadedFile, staged
 from core.ingest.study import Study, Volume
 from core.ingest.study_size import check_study_size, dicom_shape, nifti_shape
+from core.parallel import each_sequence
 
 MASK_WORDS = ("_seg", "-seg", "mask", "label")
 """NIfTI names that hold segmentations, not images (BraTS ``*_seg.nii.gz``), and are passed over."""
@@ -162,10 +163,11 @@ def _dicom_study(scan: FolderScan, folder: Path, settings: Settings,
         if id(series) not in used:
             warnings.append(f"Not used: the {series.label()}.")
     check_study_size({name: dicom_shape(chosen[name].candidate) for name in chosen}, folder.name, settings)
+    sequences = [name for name in SEQUENCES if name in chosen]
+    built = each_sequence(lambda name: load_series_volume(chosen[name].candidate, settings), sequences)
     volumes = {}
-    for sequence in (name for name in SEQUENCES if name in chosen):
+    for sequence, loaded in zip(sequences, built, strict=True):
         series = chosen[sequence].candidate
-        loaded = load_series_volume(series, settings)
         warnings.extend(loaded.warnings)
         described = f", '{series.description}'" if series.description else ""
         volumes[sequence] = Volume(sequence, loaded.array, loaded.affine,

@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from core.config import get_settings
 from core.ingest.study import Study
+from core.parallel import each_sequence
 from core.preprocess.brain import foreground_mask, scalp_present, strip_skull
 from core.preprocess.grid import Grid, ResampleToGrid, background_level, foreground_centre
 from core.preprocess.settings import Preprocessing
@@ -96,8 +97,8 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     started = time.perf_counter()
     sequences = config.sequences
     grid = model_grid(study, config)
-    intensities = np.stack([relative_to_background(study, name, grid) if name in study.volumes
-                            else np.zeros(grid.shape, np.float32) for name in sequences])
+    intensities = np.stack(each_sequence(lambda name: relative_to_background(study, name, grid)
+                                         if name in study.volumes else np.zeros(grid.shape, np.float32), sequences))
     present = intensities[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.ingest.study import Study
+from core.parallel import each_sequence
 from core.preprocess.brain import foreground_mask
 from core.preprocess.chain import PreparedStudy
 from core.preprocess.grid import Grid, background_level
@@ -34,8 +34,6 @@ MAX_VOXELS_PER_AXIS = 256
 """Bound on the display grid along each axis (a 256^3 grid of four uint8 sequences is 64 MB in memory)."""
 MARGIN_MM = 6.0
 """Room kept around the head box found on the model grid."""
-SAMPLING_THREADS = 2
-"""Sequences sampled at once."""
 ALIGNED_TOLERANCE_VOXELS = 0.05
 """A series counts as axis-aligned with the grid when its off-axis drift over the grid stays below this."""
 
@@ -126,8 +124,7 @@ def display_volumes(study: Study, prepared: PreparedStudy, cam: np.ndarray | Non
         volume = study[prepared.sequences[channel]]
         windowed_on_grid(volume.array, volume.affine, volume.rescale, windows[channel], grid, out=images[channel])
 
-    with ThreadPoolExecutor(SAMPLING_THREADS) as pool:  # numpy gathers release the GIL
-        list(pool.map(sample, range(len(prepared.sequences))))
+    each_sequence(sample, range(len(prepared.sequences)))
     shown_cam = None if cam is None else cam_on_grid(cam, prepared.brain_mask, prepared.grid, grid)
     labels = None if tumour is None else tumour.labels()
     shown_labels = None if tumour is None else labels_on_grid(tumour, prepared.grid, grid, labels)

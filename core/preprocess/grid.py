@@ -10,6 +10,7 @@ from scipy import ndimage
 
 from core.ingest.content import SUBSAMPLE_VOXELS, SeriesContent
 from core.ingest.study import Study, Volume
+from core.parallel import each_sequence
 
 BACKGROUND_SHARE = 0.2
 """A value filling at least this share of a series is its background (the zeros around a skull-stripped brain, or
@@ -50,19 +51,23 @@ def background_level(volume: Volume, content: SeriesContent | None = None) -> fl
 def foreground_centre(study: Study, stride: int = 4) -> np.ndarray:
     """World centre of the head: mean position of voxels above 10% of the robust maximum (relative to the
     background level, or any voxel off a constant background), over all sequences."""
-    points, weights = [], []
-    for name, volume in study.volumes.items():
+    def centre(name: str) -> tuple[np.ndarray, float] | None:
+        """The world centre of one sequence's tissue voxels and their volume (mm^3), or None without tissue."""
+        volume = study.volumes[name]
         sub = np.asarray(volume.array[::stride, ::stride, ::stride], dtype=np.float32)
         content = study.content.get(name) or SeriesContent.measure(volume.array)
         level = np.float32(background_level(volume, content))
         tissue = sub - level > 0.1 * (np.percentile(sub, 99.5) - level)
         ijk = np.argwhere(tissue) * stride
-        if len(ijk):
-            points.append((ijk.mean(axis=0) @ volume.affine[:3, :3].T) + volume.affine[:3, 3])
-            weights.append(len(ijk) * np.prod(volume.spacing_mm) * stride**3)
-    if not points:
+        if not len(ijk):
+            return None
+        return (ijk.mean(axis=0) @ volume.affine[:3, :3].T) + volume.affine[:3, 3], \
+            len(ijk) * np.prod(volume.spacing_mm) * stride**3
+
+    found = [result for result in each_sequence(centre, study.volumes) if result is not None]
+    if not found:
         return np.zeros(3)
-    return np.average(np.array(points), axis=0, weights=np.array(weights))
+    return np.average(np.array([point for point, _ in found]), axis=0, weights=np.array([w for _, w in found]))
 
 
 class ResampleToGrid(Transform):
