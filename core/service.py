@@ -89,7 +89,9 @@ class Service:
         return self._store
 
     def start(self, background: bool = True) -> Service:
-        """Begin loading the model (once); with ``background`` the caller does not wait for it."""
+        """Begin loading the model (once); with ``background`` the caller does not wait for it, and the report
+        writers load after the model, so a server's first report does not wait for them (a command that waits loads
+        them only if it makes a report)."""
         with self._start_lock:
             if self._started:
                 return self
@@ -100,19 +102,20 @@ class Service:
             # partially initialized module monai.networks.blocks"), which failed a model load in a test run
             import core.inference.predictor  # noqa: F401
 
-            threading.Thread(target=self._load, name="model-loader", daemon=True).start()
+            threading.Thread(target=self._load, args=(True,), name="model-loader", daemon=True).start()
         else:
-            self._load()
+            self._load(warm_reports=False)
         return self
 
-    def _load(self) -> None:
+    def _load(self, warm_reports: bool) -> None:
         started = time.perf_counter()
         try:
             self._predictor = self._read_model()
             self.load_seconds = time.perf_counter() - started
             if self._import_cohort:
                 self._import_training_cohort(self._predictor)
-            load_report_writers()  # reports: fpdf2 and highdicom (~2 s on first use) load with the model
+            if warm_reports:
+                load_report_writers()  # reports: fpdf2 and highdicom (~2 s on first use) load with the model
         except ServiceUnavailable as err:
             self._model_error = err
         finally:

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.covariance import LedoitWolf
 
 from core.inference.tolerance import beyond
 
@@ -100,6 +99,8 @@ class OodReference:
     def fit(cls, features: np.ndarray, layer: str, percentile: float = THRESHOLD_PERCENTILE,
             folds: int = FOLDS, seed: int = 0) -> OodReference:
         """Ledoit-Wolf fit on all rows; threshold from out-of-fold distances (fewer folds for a handful of cases)."""
+        from sklearn.covariance import LedoitWolf  # scikit-learn loads in ~1 s: only when a reference is fitted
+
         features = np.asarray(features, np.float64)
         if len(features) < 4:
             raise ValueError(f"{len(features)} cases are too few for the OOD reference; expected at least 4.")
