@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     count, total = store.count_older_than(days)
     if count and not args.yes and not confirmed(count, total, days, store):
         print("purge cancelled; nothing was deleted", file=sys.stderr)
-        return 1
+        return 0  # the user's answer, carried out: no error (1 would say a bug, 2 a wrong input)
     deleted = store.purge(days)
     _, remaining = store.count_older_than(days)
     print(f"deleted {deleted} prediction-log row(s) older than {days:g} days from '{store.path}'; "

@@ -16,7 +16,7 @@ from core.train.tuning import tune
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "tune", help=COMMANDS["tune"],
-        description="Trials train on 80%% of the cases and are scored by AUC on the rest; the study is stored "
+        description="Trials train on 80% of the cases and are scored by AUC on the rest; the study is stored "
                     "in SQLite and resumes where it stopped. Train the final model with --params DIR/best.json.")
     add_data_options(parser)
     parser.add_argument("--trials", type=int, required=True, metavar="N", help="trials to run now")

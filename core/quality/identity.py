@@ -100,10 +100,22 @@ def _swap_check(check: str, first: str, second: str, value: float, swapped: bool
                         f"The {first} and {second} series look the right way round (asymmetry {value:+.2f}).")
 
 
+def _correlations(relative: dict[str, np.ndarray]) -> dict[tuple[str, str], float]:
+    """The correlation of each pair of sequences over the brain; a pair with a constant sequence has none (it is
+    undefined: numpy would give NaN) and is left out."""
+    return {(first, second): float(np.corrcoef(relative[first], relative[second])[0, 1])
+            for first, second in itertools.combinations(relative, 2)
+            if _varies(relative[first]) and _varies(relative[second])}
+
+
+def _varies(values: np.ndarray) -> bool:
+    return values.size > 1 and float(np.ptp(values)) > 0
+
+
 def _duplicate_checks(relative: dict[str, np.ndarray]) -> list[QualityCheck]:
     checks = []
-    for first, second in itertools.combinations(relative, 2):
-        correlation = float(np.corrcoef(relative[first], relative[second])[0, 1])
+    correlations = _correlations(relative)
+    for (first, second), correlation in correlations.items():
         if correlation >= IDENTICAL_CORRELATION:
             checks.append(QualityCheck("duplicate", f"{first}/{second}", "fail", correlation,
                                        f"The {first} and {second} series are the same image (correlation "
@@ -112,9 +124,8 @@ def _duplicate_checks(relative: dict[str, np.ndarray]) -> list[QualityCheck]:
             checks.append(QualityCheck("duplicate", f"{first}/{second}", "warn", correlation,
                                        f"The {first} and {second} series look like the same image (correlation "
                                        f"{correlation:.3f}); expected four different sequences. Check the folders."))
-    if not checks and len(relative) > 1:
-        highest = max(float(np.corrcoef(relative[a], relative[b])[0, 1])
-                      for a, b in itertools.combinations(relative, 2))
+    if not checks and correlations:
+        highest = max(correlations.values())
         checks.append(QualityCheck("duplicate", None, "pass", highest,
                                    f"The series are distinct images (highest correlation {highest:.3f})."))
     return checks

@@ -85,6 +85,22 @@ def test_four_copies_of_one_series_fail_as_duplicates(loaded, preprocessing) -> 
     assert len(failed) == 6 and all(c.value > 0.999 for c in failed)
 
 
+def test_a_sequence_constant_over_the_brain_has_no_correlation_rather_than_nan(loaded, prepared) -> None:
+    intensities = prepared.intensities.copy()
+    intensities[prepared.sequences.index("T2w")][prepared.brain_mask] = 5.0
+    with np.errstate(all="raise"):
+        checks = [c for c in identity_checks(loaded, intensities, prepared.brain_mask, prepared.sequences)
+                  if c.check == "duplicate"]
+    assert [(c.status, c.sequence) for c in checks] == [("pass", None)]
+    from core.quality.identity import _relative
+
+    # the highest of the three pairs without T2w
+    relative = {name: _relative(intensities[prepared.sequences.index(name)], prepared.brain_mask)
+                for name in ("FLAIR", "T1w", "T1wCE")}
+    pairs = [("FLAIR", "T1w"), ("FLAIR", "T1wCE"), ("T1w", "T1wCE")]
+    assert checks[0].value == pytest.approx(max(np.corrcoef(relative[a], relative[b])[0, 1] for a, b in pairs))
+
+
 def test_a_description_equal_to_its_folder_name_passes_as_in_rsna_data(loaded, prepared) -> None:
     volumes = {name: dataclasses.replace(volume, description=name) for name, volume in loaded.volumes.items()}
     study = Study(volumes, loaded.study_hash)
