@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -43,8 +44,10 @@ def zip_answer(app_server: AppServer, ready: tuple[dict, list[str]], synthetic_c
 
 def _spooled_files_open_in(server: AppServer) -> list[str]:
     """Files of the server process open under its TMPDIR (a spooled upload left open shows as '(deleted)')."""
-    pid = server.pid
-    targets = [os.readlink(link) for link in Path(f"/proc/{pid}/fd").iterdir() if link.is_symlink()]
+    targets = []
+    for link in Path(f"/proc/{server.pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a file the server closed while we were listing
+            targets.append(os.readlink(link))
     return [target for target in targets if target.startswith(str(server.tmpdir))]
 
 
