@@ -102,7 +102,7 @@ class Service:
             # partially initialized module monai.networks.blocks"), which failed a model load in a test run
             import core.inference.predictor  # noqa: F401
 
-            threading.Thread(target=self._load, args=(True,), name="model-loader", daemon=True).start()
+            threading.Thread(target=self._load, kwargs={"warm_reports": True}, name="model-loader", daemon=True).start()
         else:
             self._load(warm_reports=False)
         return self

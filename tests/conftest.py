@@ -30,8 +30,8 @@ SLOWEST_FIRST = (
     "tests/ingest/test_fuzz.py", "tests/train/test_brats_release.py", "tests/inference/test_predictor.py",
     "tests/model/test_bundled_card.py", "tests/model/test_hub.py", "tests/cli/test_push.py",
     "tests/cli/test_batch.py", "tests/faults/test_shared_log.py", "tests/api/test_server.py", "tests/test_admission.py",
-    "tests/faults/test_kill.py",
-    "tests/synth/test_cases.py", "tests/api/test_fuzz.py", "tests/preprocess/test_intensity_invariance.py",
+    "tests/faults/test_kill.py", "tests/synth/test_cases.py", "tests/api/test_fuzz.py",
+    "tests/preprocess/test_intensity_invariance.py",
 )
 """The test files that take longest (seconds summed over their tests, measured with --junitxml), longest first.
 The suite runs them first, so that while one worker is on a long file the other takes the many short ones, and

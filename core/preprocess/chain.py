@@ -97,8 +97,11 @@ def prepare(study: Study, config: Preprocessing) -> PreparedStudy:
     started = time.perf_counter()
     sequences = config.sequences
     grid = model_grid(study, config)
-    intensities = np.stack(each_sequence(lambda name: relative_to_background(study, name, grid)
-                                         if name in study.volumes else np.zeros(grid.shape, np.float32), sequences))
+    def on_grid(name: str) -> np.ndarray:
+        """One channel: the sequence on the grid, or a blank channel for a missing one."""
+        return relative_to_background(study, name, grid) if name in study.volumes else np.zeros(grid.shape, np.float32)
+
+    intensities = np.stack(each_sequence(on_grid, sequences))
     present = intensities[[i for i, name in enumerate(sequences) if name in study.volumes]]
     timings["resample"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -61,8 +61,8 @@ def foreground_centre(study: Study, stride: int = 4) -> np.ndarray:
         ijk = np.argwhere(tissue) * stride
         if not len(ijk):
             return None
-        return (ijk.mean(axis=0) @ volume.affine[:3, :3].T) + volume.affine[:3, 3], \
-            len(ijk) * np.prod(volume.spacing_mm) * stride**3
+        point = (ijk.mean(axis=0) @ volume.affine[:3, :3].T) + volume.affine[:3, 3]
+        return point, len(ijk) * np.prod(volume.spacing_mm) * stride**3
 
     found = [result for result in each_sequence(centre, study.volumes) if result is not None]
     if not found:

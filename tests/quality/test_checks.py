@@ -11,7 +11,7 @@ from core.ingest.study import Study
 from core.quality.brain import brain_check
 from core.quality.checks import run_checks
 from core.quality.coverage import coverage_checks, covered_fraction
-from core.quality.identity import identity_checks
+from core.quality.identity import _relative, identity_checks
 from core.quality.tumour import tumour_check
 from tests.quality.conftest import exchanged
 
@@ -92,8 +92,6 @@ def test_a_sequence_constant_over_the_brain_has_no_correlation_rather_than_nan(l
         checks = [c for c in identity_checks(loaded, intensities, prepared.brain_mask, prepared.sequences)
                   if c.check == "duplicate"]
     assert [(c.status, c.sequence) for c in checks] == [("pass", None)]
-    from core.quality.identity import _relative
-
     # the highest of the three pairs without T2w
     relative = {name: _relative(intensities[prepared.sequences.index(name)], prepared.brain_mask)
                 for name in ("FLAIR", "T1w", "T1wCE")}
